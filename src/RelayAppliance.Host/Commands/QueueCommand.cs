@@ -1,0 +1,184 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.Logging.Abstractions;
+using RelayAppliance.Host.Admin;
+using RelayAppliance.Host.Configuration;
+using RelayAppliance.Spool;
+
+namespace RelayAppliance.Host.Commands;
+
+/// <summary>
+/// `relayd queue list|show|delete|stats`. While relayd runs it owns the spool, so the request goes over its admin
+/// socket; when it is stopped the command opens the spool itself. Either way the same code below produces the output.
+/// </summary>
+internal static class QueueCommand
+{
+    public static async Task<int> RunAsync(RelaydConfiguration configuration, string[] words, bool json, TextWriter output, TextWriter error)
+    {
+        Validate(words);
+        var request = json ? [.. words, "--json"] : words;
+        var remote = await AdminClient.TrySendAsync(configuration.AdminSocketPath, request, output, error).ConfigureAwait(false);
+        if (remote is int exitCode)
+        {
+            return exitCode;
+        }
+        if (!Directory.Exists(configuration.SpoolDirectory))
+        {
+            // Nothing was ever queued here: report an empty queue rather than create a spool as a side effect.
+            return await ExecuteAsync(null, words, json, output, error).ConfigureAwait(false);
+        }
+        MessageSpool spool;
+        try
+        {
+            spool = RunCommand.Open(configuration, NullLoggerFactory.Instance, TimeProvider.System);
+        }
+        catch (SpoolLockedException)
+        {
+            await error.WriteLineAsync($"relayd: the spool in {configuration.SpoolDirectory} is held by a running relayd whose admin socket ({configuration.AdminSocketPath}) does not answer").ConfigureAwait(false);
+            return Program.ExitFailure;
+        }
+        catch (SpoolRecoveryException e)
+        {
+            await error.WriteLineAsync($"relayd: cannot open the spool: {e.Message}").ConfigureAwait(false);
+            return Program.ExitFailure;
+        }
+        await using (spool.ConfigureAwait(false))
+        {
+            return await ExecuteAsync(spool, words, json, output, error).ConfigureAwait(false);
+        }
+    }
+
+    private static void Validate(string[] words)
+    {
+        switch (words)
+        {
+            case ["list"] or ["stats"]:
+                return;
+            case ["show" or "delete", var id]:
+                if (!MessageId.TryParse(id, out _))
+                {
+                    throw new UsageException($"'{id}' is not a message id (16 hex digits)");
+                }
+                return;
+            default:
+                throw new UsageException("usage: relayd queue list | show ID | delete ID | stats [--json]");
+        }
+    }
+
+    /// <summary>Runs one validated queue command against an open spool (null: no spool exists yet).</summary>
+    public static async Task<int> ExecuteAsync(MessageSpool? spool, string[] words, bool json, TextWriter output, TextWriter error)
+    {
+        switch (words)
+        {
+            case ["list"]:
+                foreach (var message in spool?.List() ?? [])
+                {
+                    await output.WriteLineAsync(json ? ToJson(message, body: null) : ToText(message)).ConfigureAwait(false);
+                }
+                return Program.ExitOk;
+            case ["stats"]:
+                var stats = spool?.GetStats() ?? default;
+                await output.WriteLineAsync(json
+                    ? $"{{\"messages\":{stats.Messages},\"recipients\":{stats.Recipients},\"bytes\":{stats.Bytes}}}"
+                    : $"messages: {stats.Messages}\nrecipients: {stats.Recipients}\nbytes: {stats.Bytes}").ConfigureAwait(false);
+                return Program.ExitOk;
+            case ["show", var text]:
+            {
+                MessageId.TryParse(text, out var id);
+                if (spool?.Find(id) is not { } message)
+                {
+                    return await NotFoundAsync(error, text).ConfigureAwait(false);
+                }
+                using var body = new MemoryStream();
+                await spool.CopyBodyToAsync(id, body, CancellationToken.None).ConfigureAwait(false);
+                if (json)
+                {
+                    await output.WriteLineAsync(ToJson(message, body.ToArray())).ConfigureAwait(false);
+                }
+                else
+                {
+                    await output.WriteLineAsync(ToText(message)).ConfigureAwait(false);
+                    await output.WriteLineAsync().ConfigureAwait(false);
+                    await output.WriteAsync(System.Text.Encoding.UTF8.GetString(body.ToArray())).ConfigureAwait(false);
+                }
+                return Program.ExitOk;
+            }
+            case ["delete", var text]:
+            {
+                MessageId.TryParse(text, out var id);
+                if (spool is null || !await spool.DeleteAsync(id, CancellationToken.None).ConfigureAwait(false))
+                {
+                    return await NotFoundAsync(error, text).ConfigureAwait(false);
+                }
+                await output.WriteLineAsync($"deleted {id}").ConfigureAwait(false);
+                return Program.ExitOk;
+            }
+            default:
+                throw new UsageException("usage: relayd queue list | show ID | delete ID | stats [--json]");
+        }
+    }
+
+    private static async Task<int> NotFoundAsync(TextWriter error, string id)
+    {
+        await error.WriteLineAsync($"relayd: no message {id} in the queue").ConfigureAwait(false);
+        return Program.ExitFailure;
+    }
+
+    private static string ToText(QueuedMessageInfo message)
+    {
+        var recipients = string.Join(", ", message.Recipients.Select(r => $"{r.Address} ({Name(r.State)}, {Name(r.Route)})"));
+        var sender = message.Sender.Length == 0 ? "<>" : message.Sender;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{message.Id}  {message.ReceivedAt:yyyy-MM-ddTHH:mm:ssZ}  {message.Size,9}  {sender} -> {recipients}");
+    }
+
+    /// <summary>One JSON object (like postqueue -j): id, sender, recipients with state, size, received time.</summary>
+    private static string ToJson(QueuedMessageInfo message, byte[]? body)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("id", message.Id.ToString());
+            json.WriteString("sender", message.Sender);
+            json.WriteStartArray("recipients");
+            foreach (var recipient in message.Recipients)
+            {
+                json.WriteStartObject();
+                json.WriteString("address", recipient.Address);
+                json.WriteString("state", Name(recipient.State));
+                json.WriteString("route", Name(recipient.Route));
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteNumber("size", message.Size);
+            json.WriteString("received", message.ReceivedAt.ToUniversalTime());
+            json.WriteString("client", message.ClientAddress);
+            json.WriteString("helo", message.Helo);
+            if (message.AuthenticatedUser is not null)
+            {
+                json.WriteString("authenticatedUser", message.AuthenticatedUser);
+            }
+            json.WriteBoolean("tls", message.Tls);
+            json.WriteBoolean("smtputf8", message.SmtpUtf8);
+            json.WriteBoolean("8bitmime", message.EightBitMime);
+            if (body is not null)
+            {
+                json.WriteString("content", System.Text.Encoding.UTF8.GetString(body));
+            }
+            json.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    private static string Name(RecipientState state) => state switch
+    {
+        RecipientState.Queued => "queued",
+        RecipientState.Delivered => "delivered",
+        RecipientState.Deferred => "deferred",
+        RecipientState.Failed => "failed",
+        _ => "unknown",
+    };
+
+    private static string Name(RecipientRoute route) => route == RecipientRoute.Local ? "local" : "remote";
+}

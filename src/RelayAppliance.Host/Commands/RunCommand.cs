@@ -1,0 +1,94 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using RelayAppliance.Host.Admin;
+using RelayAppliance.Host.Configuration;
+using RelayAppliance.Server.Accounts;
+using RelayAppliance.Server.Policy;
+using RelayAppliance.Server.Smtp;
+using RelayAppliance.Spool;
+
+namespace RelayAppliance.Host.Commands;
+
+/// <summary>`relayd run`: recover the spool, listen, serve until SIGTERM/SIGINT, then stop gracefully.</summary>
+internal static class RunCommand
+{
+    public static async Task<int> RunAsync(RelaydConfiguration configuration)
+    {
+        using var loggerFactory = Logging.CreateFactory(configuration.LogLevel);
+        var logger = loggerFactory.CreateLogger("relayd");
+        var time = TimeProvider.System;
+        var smtpOptions = SettingsLoader.CreateSmtpOptions(configuration);
+
+        Directory.CreateDirectory(configuration.DataDirectory);
+        MessageSpool spool;
+        try
+        {
+            spool = Open(configuration, loggerFactory, time);
+        }
+        catch (Exception e) when (e is SpoolLockedException or SpoolRecoveryException or IOException or UnauthorizedAccessException)
+        {
+            logger.LogCritical("Cannot open the spool in {Directory}: {Error}", configuration.SpoolDirectory, e.Message);
+            Console.Error.WriteLine($"relayd: cannot open the spool in {configuration.SpoolDirectory}: {e.Message}");
+            return Program.ExitFailure;
+        }
+
+        await using (spool.ConfigureAwait(false))
+        {
+            var policy = new RelayPolicy(configuration.LocalDomains, configuration.RelayDomains, configuration.TrustedNetworks);
+            var users = new UserStore(configuration.DataDirectory);
+            var server = new SmtpServer(smtpOptions, policy, users, spool, loggerFactory, time);
+            try
+            {
+                server.Start();
+            }
+            catch (SocketException e)
+            {
+                Console.Error.WriteLine($"relayd: cannot listen on {string.Join(", ", configuration.Endpoints.Select(x => x.EndPoint))}: {e.Message}");
+                await server.DisposeAsync().ConfigureAwait(false);
+                return Program.ExitFailure;
+            }
+
+            await using var admin = new AdminSocketServer(configuration, spool, loggerFactory);
+            admin.Start();
+
+            var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            logger.LogInformation("relayd {Version} ready: hostname {Hostname}, spool {Spool}", Program.Version, configuration.Hostname, configuration.SpoolDirectory);
+            await stop.Task.ConfigureAwait(false);
+
+            logger.LogInformation("Stopping: finishing open transactions (up to {Seconds} s)", smtpOptions.ShutdownGrace.TotalSeconds);
+            await server.DisposeAsync().ConfigureAwait(false);
+
+            void OnSignal(PosixSignalContext context)
+            {
+                context.Cancel = true; // we exit ourselves, after the graceful stop
+                stop.TrySetResult();
+            }
+        }
+        logger.LogInformation("Stopped");
+        return Program.ExitOk;
+    }
+
+    public static MessageSpool Open(RelaydConfiguration configuration, ILoggerFactory loggerFactory, TimeProvider time) =>
+        MessageSpool.Open(new SpoolOptions
+        {
+            Directory = configuration.SpoolDirectory,
+            FreeSpaceFloorBytes = configuration.Settings.Spool.MinimumFreeMegabytes * 1024 * 1024,
+        }, loggerFactory, time);
+}
+
+internal static class Logging
+{
+    /// <summary>One line per event on stderr (journald keeps it); stdout stays clean for command output.</summary>
+    public static ILoggerFactory CreateFactory(LogLevel level) => LoggerFactory.Create(builder => builder
+        .SetMinimumLevel(level)
+        .AddSimpleConsole(options =>
+        {
+            options.SingleLine = true;
+            options.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            options.UseUtcTimestamp = true;
+        })
+        .AddConsole(options => options.LogToStandardErrorThreshold = LogLevel.Trace));
+}

@@ -1,0 +1,60 @@
+namespace RelayAppliance.Host.Configuration;
+
+// The configuration contract: section and key names are what operators write in JSON files, RELAYD_ environment
+// variables and --Section:Key=value overrides. Renaming one breaks their scripts. Defaults live in
+// SettingsLoader (after binding) so lists are replaced, not appended to.
+
+internal sealed class RelaydSettings
+{
+    public SmtpSettings Smtp { get; set; } = new();
+    public RelaySettings Relay { get; set; } = new();
+    public TlsSettings Tls { get; set; } = new();
+    public SpoolSettings Spool { get; set; } = new();
+    public UsersSettings Users { get; set; } = new();
+    public LogSettings Log { get; set; } = new();
+}
+
+internal sealed class SmtpSettings
+{
+    public List<string>? Listen { get; set; }
+    public List<string>? ImplicitTlsListen { get; set; }
+    public long MaxMessageSize { get; set; } = 10_240_000;
+    public int MaxRecipients { get; set; } = 1000;
+    public int MaxConnections { get; set; } = 2000;
+    public int MaxConnectionsPerClient { get; set; } = 50;
+    public int MaxBadCommands { get; set; } = 20;
+    public int IdleTimeoutSeconds { get; set; } = 300;
+    public int ShutdownTimeoutSeconds { get; set; } = 10;
+    public bool AllowPlaintextAuth { get; set; }
+    public string BareLineEndings { get; set; } = "reject";
+}
+
+internal sealed class RelaySettings
+{
+    public string? Hostname { get; set; }
+    public string DataDirectory { get; set; } = "./data";
+    public List<string>? LocalDomains { get; set; }
+    public List<string>? RelayDomains { get; set; }
+    public List<string>? TrustedNetworks { get; set; }
+}
+
+internal sealed class TlsSettings
+{
+    public string? CertificateFile { get; set; }
+    public string? KeyFile { get; set; }
+}
+
+internal sealed class SpoolSettings
+{
+    public long MinimumFreeMegabytes { get; set; } = 256;
+}
+
+internal sealed class UsersSettings
+{
+    public int Pbkdf2Iterations { get; set; } = Server.Accounts.UserStore.DefaultIterations;
+}
+
+internal sealed class LogSettings
+{
+    public string Level { get; set; } = "Information";
+}

@@ -1,0 +1,243 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using RelayAppliance.Server.Smtp;
+
+namespace RelayAppliance.Host.Configuration;
+
+/// <summary>Thrown for a bad setting; the message names the key. relayd exits 2.</summary>
+internal sealed class ConfigurationException(string message) : Exception(message);
+
+/// <summary>Everything relayd needs, validated, with embedded defaults applied.</summary>
+internal sealed record RelaydConfiguration(
+    RelaydSettings Settings,
+    string DataDirectory,
+    string Hostname,
+    IReadOnlyList<string> LocalDomains,
+    IReadOnlyList<string> RelayDomains,
+    IReadOnlyList<IPNetwork> TrustedNetworks,
+    IReadOnlyList<ListenEndpoint> Endpoints,
+    LogLevel LogLevel)
+{
+    public string SpoolDirectory => Path.Combine(DataDirectory, "spool");
+    public string AdminSocketPath => Path.Combine(DataDirectory, "relayd.sock");
+}
+
+internal static class SettingsLoader
+{
+    public const string EnvironmentPrefix = "RELAYD_";
+
+    /// <summary>File (optional) &lt; environment &lt; command line, as .NET configuration layers them.</summary>
+    public static RelaydConfiguration Load(string? configFile, IReadOnlyList<string> overrides)
+    {
+        var builder = new ConfigurationBuilder();
+        if (configFile is not null)
+        {
+            var fullPath = Path.GetFullPath(configFile);
+            if (!File.Exists(fullPath))
+            {
+                throw new ConfigurationException($"--config: file '{configFile}' does not exist");
+            }
+            builder.AddJsonFile(fullPath, optional: false, reloadOnChange: false);
+        }
+        builder.AddEnvironmentVariables(EnvironmentPrefix);
+        builder.AddCommandLine(overrides.ToArray());
+
+        IConfigurationRoot root;
+        try
+        {
+            root = builder.Build();
+        }
+        catch (Exception e) when (e is FormatException or InvalidDataException)
+        {
+            throw new ConfigurationException($"cannot read configuration: {e.Message}");
+        }
+        var settings = new RelaydSettings();
+        try
+        {
+            root.Bind(settings, options => options.ErrorOnUnknownConfiguration = true);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new ConfigurationException(e.Message);
+        }
+        return Validate(settings);
+    }
+
+    private static RelaydConfiguration Validate(RelaydSettings settings)
+    {
+        var smtp = settings.Smtp;
+        var relay = settings.Relay;
+        Require(smtp.MaxMessageSize > 0, "Smtp:MaxMessageSize", "must be a positive number of bytes");
+        Require(smtp.MaxRecipients >= 100, "Smtp:MaxRecipients", "must be at least 100 (RFC 5321 §4.5.3.1.8)");
+        Require(smtp.MaxConnections > 0, "Smtp:MaxConnections", "must be positive");
+        Require(smtp.MaxConnectionsPerClient > 0, "Smtp:MaxConnectionsPerClient", "must be positive");
+        Require(smtp.MaxBadCommands > 0, "Smtp:MaxBadCommands", "must be positive");
+        Require(smtp.IdleTimeoutSeconds > 0, "Smtp:IdleTimeoutSeconds", "must be positive");
+        Require(smtp.ShutdownTimeoutSeconds >= 0, "Smtp:ShutdownTimeoutSeconds", "must not be negative");
+        Require(smtp.BareLineEndings is "reject" or "normalize", "Smtp:BareLineEndings", "must be 'reject' or 'normalize'");
+        Require(settings.Spool.MinimumFreeMegabytes >= 0, "Spool:MinimumFreeMegabytes", "must not be negative");
+        Require(settings.Users.Pbkdf2Iterations >= 1000, "Users:Pbkdf2Iterations", "must be at least 1000");
+        Require(Enum.TryParse<LogLevel>(settings.Log.Level, ignoreCase: true, out var logLevel), "Log:Level",
+            "must be one of Trace, Debug, Information, Warning, Error, Critical, None");
+        Require(!string.IsNullOrWhiteSpace(relay.DataDirectory), "Relay:DataDirectory", "must not be empty");
+
+        var hostname = string.IsNullOrWhiteSpace(relay.Hostname) ? MachineHostname() : relay.Hostname.Trim();
+        Require(IsDomain(hostname), "Relay:Hostname", $"'{hostname}' is not a valid host name");
+
+        var localDomains = NonEmpty(relay.LocalDomains) ?? ["localhost", hostname];
+        var relayDomains = NonEmpty(relay.RelayDomains) ?? [];
+        for (var i = 0; i < localDomains.Count; i++)
+        {
+            Require(IsDomain(localDomains[i]), $"Relay:LocalDomains:{i}", $"'{localDomains[i]}' is not a domain");
+        }
+        for (var i = 0; i < relayDomains.Count; i++)
+        {
+            Require(IsDomain(relayDomains[i].TrimStart('.')), $"Relay:RelayDomains:{i}", $"'{relayDomains[i]}' is not a domain");
+        }
+
+        var networks = new List<IPNetwork>();
+        var trusted = NonEmpty(relay.TrustedNetworks) ?? ["127.0.0.0/8", "::1/128"];
+        for (var i = 0; i < trusted.Count; i++)
+        {
+            networks.Add(ParseNetwork(trusted[i], $"Relay:TrustedNetworks:{i}"));
+        }
+
+        var endpoints = new List<ListenEndpoint>();
+        var listen = NonEmpty(smtp.Listen) ?? ["127.0.0.1:2525"];
+        for (var i = 0; i < listen.Count; i++)
+        {
+            endpoints.Add(new ListenEndpoint(ParseEndpoint(listen[i], $"Smtp:Listen:{i}"), ImplicitTls: false));
+        }
+        var implicitTls = NonEmpty(smtp.ImplicitTlsListen) ?? [];
+        for (var i = 0; i < implicitTls.Count; i++)
+        {
+            endpoints.Add(new ListenEndpoint(ParseEndpoint(implicitTls[i], $"Smtp:ImplicitTlsListen:{i}"), ImplicitTls: true));
+        }
+
+        var hasCert = !string.IsNullOrWhiteSpace(settings.Tls.CertificateFile);
+        var hasKey = !string.IsNullOrWhiteSpace(settings.Tls.KeyFile);
+        Require(hasCert == hasKey, hasCert ? "Tls:KeyFile" : "Tls:CertificateFile", "must be set together with the other TLS file");
+        Require(hasCert || implicitTls.Count == 0, "Smtp:ImplicitTlsListen", "needs Tls:CertificateFile and Tls:KeyFile");
+        if (hasCert)
+        {
+            Require(File.Exists(settings.Tls.CertificateFile), "Tls:CertificateFile", $"'{settings.Tls.CertificateFile}' does not exist");
+            Require(File.Exists(settings.Tls.KeyFile), "Tls:KeyFile", $"'{settings.Tls.KeyFile}' does not exist");
+        }
+
+        return new RelaydConfiguration(settings, Path.GetFullPath(relay.DataDirectory), hostname, localDomains, relayDomains,
+            networks, endpoints, logLevel);
+    }
+
+    /// <summary>The SMTP options for the server, loading the certificate when one is configured.</summary>
+    public static SmtpServerOptions CreateSmtpOptions(RelaydConfiguration configuration)
+    {
+        var smtp = configuration.Settings.Smtp;
+        return new SmtpServerOptions
+        {
+            Endpoints = configuration.Endpoints,
+            Hostname = configuration.Hostname,
+            MaxMessageSize = smtp.MaxMessageSize,
+            MaxRecipients = smtp.MaxRecipients,
+            MaxConnections = smtp.MaxConnections,
+            MaxConnectionsPerClient = smtp.MaxConnectionsPerClient,
+            MaxBadCommands = smtp.MaxBadCommands,
+            IdleTimeout = TimeSpan.FromSeconds(smtp.IdleTimeoutSeconds),
+            ShutdownGrace = TimeSpan.FromSeconds(smtp.ShutdownTimeoutSeconds),
+            AllowPlaintextAuth = smtp.AllowPlaintextAuth,
+            BareLineEndings = smtp.BareLineEndings == "normalize" ? BareLineEndingPolicy.Normalize : BareLineEndingPolicy.Reject,
+            Certificate = LoadCertificate(configuration.Settings.Tls),
+        };
+    }
+
+    private static X509Certificate2? LoadCertificate(TlsSettings tls)
+    {
+        if (string.IsNullOrWhiteSpace(tls.CertificateFile) || string.IsNullOrWhiteSpace(tls.KeyFile))
+        {
+            return null;
+        }
+        try
+        {
+            return X509Certificate2.CreateFromPemFile(tls.CertificateFile, tls.KeyFile);
+        }
+        catch (CryptographicException e)
+        {
+            throw new ConfigurationException($"Tls:CertificateFile/Tls:KeyFile: cannot load the certificate and key: {e.Message}");
+        }
+    }
+
+    private static void Require(bool condition, string key, string problem)
+    {
+        if (!condition)
+        {
+            throw new ConfigurationException($"{key}: {problem}");
+        }
+    }
+
+    private static List<string>? NonEmpty(List<string>? values)
+    {
+        var kept = values?.Where(v => !string.IsNullOrWhiteSpace(v)).Select(v => v.Trim()).ToList();
+        return kept is { Count: > 0 } ? kept : null;
+    }
+
+    private static string MachineHostname()
+    {
+        var name = Dns.GetHostName();
+        return IsDomain(name) ? name.ToLowerInvariant() : "localhost";
+    }
+
+    /// <summary>Letters, digits, hyphens and dots; labels of 1–63 characters (RFC 1035 §2.3.1).</summary>
+    internal static bool IsDomain(string value)
+    {
+        if (value.Length is 0 or > 253)
+        {
+            return false;
+        }
+        foreach (var label in value.Split('.'))
+        {
+            if (label.Length is 0 or > 63 || label[0] == '-' || label[^1] == '-'
+                || !label.All(c => char.IsAsciiLetterOrDigit(c) || c == '-'))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    internal static IPNetwork ParseNetwork(string text, string key)
+    {
+        if (IPNetwork.TryParse(text, out var network))
+        {
+            return network;
+        }
+        if (IPAddress.TryParse(text, out var address))
+        {
+            return new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);
+        }
+        throw new ConfigurationException($"{key}: '{text}' is not a CIDR network (like 192.0.2.0/24)");
+    }
+
+    /// <summary>host:port with an IP address, "localhost" or "*" (all addresses); IPv6 as [::1]:25.</summary>
+    internal static IPEndPoint ParseEndpoint(string text, string key)
+    {
+        var colon = text.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port)
+            || port is < 0 or > 65535)
+        {
+            throw new ConfigurationException($"{key}: '{text}' is not host:port (like 127.0.0.1:2525)");
+        }
+        var host = text[..colon].Trim('[', ']');
+        IPAddress? address = host switch
+        {
+            "*" => IPAddress.Any,
+            "localhost" => IPAddress.Loopback,
+            _ => IPAddress.TryParse(host, out var parsed) ? parsed : null,
+        };
+        return address is null
+            ? throw new ConfigurationException($"{key}: '{host}' is not an IP address, 'localhost' or '*'")
+            : new IPEndPoint(address, port);
+    }
+}
