@@ -1,0 +1,93 @@
+using System.Net;
+using RelayAppliance.Host.Commands;
+using RelayAppliance.Host.Configuration;
+
+namespace RelayAppliance.Host.Tests;
+
+public sealed class ConfigurationTests
+{
+    [Fact]
+    public void EmbeddedDefaultsAreSafeForALaptop()
+    {
+        var configuration = SettingsLoader.Load(null, []);
+        var endpoint = Assert.Single(configuration.Endpoints);
+        Assert.Equal(new IPEndPoint(IPAddress.Loopback, 2525), endpoint.EndPoint);
+        Assert.False(endpoint.ImplicitTls);
+        Assert.Equal(Path.GetFullPath("./data"), configuration.DataDirectory);
+        Assert.Contains("localhost", configuration.LocalDomains);
+        Assert.Contains(configuration.Hostname, configuration.LocalDomains);
+        Assert.Empty(configuration.RelayDomains);
+        Assert.True(configuration.TrustedNetworks.Single(n => n.BaseAddress.Equals(IPAddress.Parse("127.0.0.0"))).Contains(IPAddress.Parse("127.1.2.3")));
+        Assert.DoesNotContain(configuration.TrustedNetworks, n => n.Contains(IPAddress.Parse("10.0.0.1")));
+    }
+
+    [Fact]
+    public void CommandLineOverridesReplaceListsAndScalars()
+    {
+        var configuration = SettingsLoader.Load(null,
+        [
+            "--Smtp:Listen:0=127.0.0.5:2626", "--Smtp:Listen:1=[::1]:2627", "--Relay:LocalDomains:0=example.test",
+            "--Relay:Hostname", "mx.example.test", "--Smtp:MaxRecipients=150",
+        ]);
+        Assert.Equal(["127.0.0.5:2626", "[::1]:2627"], configuration.Endpoints.Select(e => e.EndPoint.ToString()));
+        Assert.Equal(["example.test"], configuration.LocalDomains);
+        Assert.Equal("mx.example.test", configuration.Hostname);
+        Assert.Equal(150, configuration.Settings.Smtp.MaxRecipients);
+    }
+
+    [Fact]
+    public void JsonFileIsReadAndTheCommandLineWins()
+    {
+        var file = Path.GetTempFileName();
+        File.WriteAllText(file, """{ "Relay": { "Hostname": "file.test", "RelayDomains": [ "partner.test" ] }, "Smtp": { "MaxMessageSize": 5000 } }""");
+        try
+        {
+            var configuration = SettingsLoader.Load(file, ["--Smtp:MaxMessageSize=6000"]);
+            Assert.Equal("file.test", configuration.Hostname);
+            Assert.Equal(["partner.test"], configuration.RelayDomains);
+            Assert.Equal(6000, configuration.Settings.Smtp.MaxMessageSize);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Theory]
+    [InlineData("--Smtp:MaxRecipients=abc", "Smtp:MaxRecipients")]
+    [InlineData("--Smtp:MaxRecipients=99", "Smtp:MaxRecipients")]
+    [InlineData("--Smtp:Listen:0=nonsense", "Smtp:Listen:0")]
+    [InlineData("--Smtp:Listen:0=example.com:25", "Smtp:Listen:0")]
+    [InlineData("--Smtp:Listen:0=127.0.0.1:70000", "Smtp:Listen:0")]
+    [InlineData("--Relay:TrustedNetworks:0=10.0.0.0/33", "Relay:TrustedNetworks:0")]
+    [InlineData("--Relay:Hostname=bad_host!", "Relay:Hostname")]
+    [InlineData("--Relay:LocalDomains:0=-bad-", "Relay:LocalDomains:0")]
+    [InlineData("--Tls:CertificateFile=/nonexistent.pem", "Tls:KeyFile")]
+    [InlineData("--Smtp:BareLineEndings=maybe", "Smtp:BareLineEndings")]
+    [InlineData("--Smtp:Listne:0=127.0.0.1:25", "Listne")]
+    [InlineData("--Log:Level=loud", "Log:Level")]
+    public void BadSettingsNameTheirKey(string argument, string key)
+    {
+        var error = Assert.Throws<ConfigurationException>(() => SettingsLoader.Load(null, [argument]));
+        Assert.Contains(key, error.Message);
+    }
+
+    [Fact]
+    public void MissingConfigFileIsAClearError()
+    {
+        var error = Assert.Throws<ConfigurationException>(() => SettingsLoader.Load("/nonexistent/relayd.json", []));
+        Assert.Contains("/nonexistent/relayd.json", error.Message);
+    }
+
+    [Fact]
+    public void CommandLineSeparatesWordsFlagsAndOverrides()
+    {
+        var commandLine = CommandLine.Parse(["queue", "list", "--json", "--config", "x.json", "--Relay:DataDirectory=/tmp/d"]);
+        Assert.Equal(["queue", "list"], commandLine.Words);
+        Assert.True(commandLine.Json);
+        Assert.Equal("x.json", commandLine.ConfigFile);
+        Assert.Equal(["--Relay:DataDirectory=/tmp/d"], commandLine.Overrides);
+        Assert.Throws<UsageException>(() => CommandLine.Parse(["--bogus"]));
+        Assert.Throws<UsageException>(() => CommandLine.Parse(["--config"]));
+    }
+}
