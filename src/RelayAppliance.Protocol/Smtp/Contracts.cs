@@ -1,6 +1,5 @@
-// API CONTRACT STUBS: the signatures below are what RelayAppliance.Server codes against.
-// Implementations replace the bodies (and may move types into their own files); keep the signatures.
-using System.Buffers;
+// API CONTRACT: the value types below are what RelayAppliance.Server codes against; keep the signatures.
+// The implementations live in SmtpLineReader.cs, SmtpCommandParser*.cs, DotUnstuffer.cs and SmtpReplies.cs.
 
 namespace RelayAppliance.Protocol.Smtp;
 
@@ -20,19 +19,6 @@ public enum LineStatus : byte
     BareLineFeed,
     /// <summary>The line holds a CR not followed by LF; the reader is past the line's LF.</summary>
     BareCarriageReturn,
-}
-
-public static class SmtpLineReader
-{
-    /// <summary>
-    /// Reads one command line. maxLength counts the CRLF (RFC 5321 §4.5.3.1.4: 512 octets).
-    /// On Complete <paramref name="line"/> excludes the CRLF.
-    /// </summary>
-    public static LineStatus TryReadLine(ref SequenceReader<byte> reader, int maxLength, out ReadOnlySequence<byte> line, out bool lfFound)
-        => throw new NotImplementedException();
-
-    /// <summary>Skips to just past the next LF; false (everything consumed) when there is none yet.</summary>
-    public static bool TrySkipToLineEnd(ref SequenceReader<byte> reader) => throw new NotImplementedException();
 }
 
 /// <summary>Why a command's arguments were refused; mapped to one reply in the server.</summary>
@@ -65,6 +51,14 @@ public readonly struct MailFromCommand
     public long DeclaredSize { get; init; }
     public BodyType Body { get; init; }
     public bool SmtpUtf8 { get; init; }
+    /// <summary>Local part as written (quotes kept); empty for the null path.</summary>
+    public Range LocalPart { get; init; }
+    /// <summary>Domain or address literal (brackets kept); empty for the null path.</summary>
+    public Range Domain { get; init; }
+    /// <summary>The local part was a quoted string.</summary>
+    public bool LocalPartQuoted { get; init; }
+    /// <summary>The path had an obsolete source route (@a,@b:) which was dropped.</summary>
+    public bool HadSourceRoute { get; init; }
 }
 
 /// <summary>RCPT TO arguments as ranges into the argument span (RFC 5321 §4.1.1.3).</summary>
@@ -84,27 +78,6 @@ public readonly struct RcptToCommand
 
 public enum AuthMechanism : byte { Unknown = 0, Plain, Login }
 
-public static class SmtpCommandParser
-{
-    /// <summary>Verb from the first word (case-insensitive); arguments are what follows the separating space.</summary>
-    public static SmtpVerb ParseVerb(ReadOnlySpan<byte> line, out ReadOnlySpan<byte> arguments) => throw new NotImplementedException();
-
-    /// <summary>"FROM:" Reverse-path [SP Mail-parameters]; utf8 allowed in the address only with SMTPUTF8.</summary>
-    public static SmtpArgumentError TryParseMailFrom(ReadOnlySpan<byte> arguments, out MailFromCommand command) => throw new NotImplementedException();
-
-    /// <summary>"TO:" ( "&lt;Postmaster@" Domain "&gt;" / "&lt;Postmaster&gt;" / Forward-path ) [SP Rcpt-parameters].</summary>
-    public static SmtpArgumentError TryParseRcptTo(ReadOnlySpan<byte> arguments, bool smtpUtf8, out RcptToCommand command) => throw new NotImplementedException();
-
-    /// <summary>RFC 3030: chunk-size [SP "LAST"].</summary>
-    public static SmtpArgumentError TryParseBdat(ReadOnlySpan<byte> arguments, out long chunkSize, out bool last) => throw new NotImplementedException();
-
-    /// <summary>RFC 4954: mechanism [SP initial-response]; initialResponse is a range into arguments (may be "=").</summary>
-    public static SmtpArgumentError TryParseAuth(ReadOnlySpan<byte> arguments, out AuthMechanism mechanism, out Range initialResponse) => throw new NotImplementedException();
-
-    /// <summary>HELO/EHLO argument: a domain or address literal.</summary>
-    public static SmtpArgumentError TryParseHelo(ReadOnlySpan<byte> arguments, out Range domain) => throw new NotImplementedException();
-}
-
 public enum DataStatus : byte
 {
     /// <summary>All input consumed; the terminator has not been seen.</summary>
@@ -113,20 +86,4 @@ public enum DataStatus : byte
     OutputFull,
     /// <summary>&lt;CRLF&gt;.&lt;CRLF&gt; seen; consumed ends just past it.</summary>
     EndOfData,
-}
-
-/// <summary>
-/// Streaming, resumable DATA decoder (RFC 5321 §4.5.2): removes dot-stuffing and finds the only terminator,
-/// &lt;CRLF&gt;.&lt;CRLF&gt;. Output ends with the CRLF of the last line. Bare CR/LF are flagged (reject policy)
-/// or rewritten to CRLF (normalise policy) but never end the data.
-/// </summary>
-public struct DotUnstuffer
-{
-    public DotUnstuffer(bool normalizeBareLineEndings, int maxLineLength) => throw new NotImplementedException();
-    public void Reset() => throw new NotImplementedException();
-    public DataStatus Process(ReadOnlySpan<byte> input, Span<byte> output, out int consumed, out int written) => throw new NotImplementedException();
-    /// <summary>A bare CR or LF was seen (reject policy only).</summary>
-    public readonly bool SawBareLineEnding => throw new NotImplementedException();
-    /// <summary>A line longer than maxLineLength (including CRLF) was seen.</summary>
-    public readonly bool SawLongLine => throw new NotImplementedException();
 }
