@@ -19,6 +19,8 @@ public static class SmtpReplies
     public static ReadOnlySpan<byte> ReadyToStartTls => "220 2.0.0 Ready to start TLS\r\n"u8;
     public static ReadOnlySpan<byte> AuthSucceeded => "235 2.7.0 Authentication successful\r\n"u8;
     public static ReadOnlySpan<byte> CannotVerify => "252 2.1.5 Cannot VRFY user, but will accept message and attempt delivery\r\n"u8;
+    /// <summary>RFC 3030 §4.2: a non-final BDAT chunk was received.</summary>
+    public static ReadOnlySpan<byte> ChunkReceived => "250 2.0.0 Chunk received\r\n"u8;
     public static ReadOnlySpan<byte> Help => "214 2.0.0 See RFC 5321\r\n"u8;
 
     // 3xx
@@ -48,9 +50,11 @@ public static class SmtpReplies
     public static ReadOnlySpan<byte> BadAddressSyntax => "501 5.1.3 Bad address syntax\r\n"u8;
     public static ReadOnlySpan<byte> BadBodyType => "501 5.5.4 BODY must be 7BIT or 8BITMIME\r\n"u8;
     public static ReadOnlySpan<byte> BadSize => "501 5.5.4 SIZE must be a number\r\n"u8;
+    public static ReadOnlySpan<byte> CannotDecodeResponse => "501 5.5.2 Cannot decode response\r\n"u8;
     public static ReadOnlySpan<byte> AuthCancelled => "501 5.5.4 Authentication cancelled\r\n"u8;
     public static ReadOnlySpan<byte> ExpnNotImplemented => "502 5.5.1 EXPN not implemented\r\n"u8;
     public static ReadOnlySpan<byte> BadSequence => "503 5.5.1 Bad sequence of commands\r\n"u8;
+    public static ReadOnlySpan<byte> HeloFirst => "503 5.5.1 Send HELO/EHLO first\r\n"u8;
     public static ReadOnlySpan<byte> NestedMail => "503 5.5.1 Sender already specified\r\n"u8;
     public static ReadOnlySpan<byte> AlreadyAuthenticated => "503 5.5.1 Already authenticated\r\n"u8;
     public static ReadOnlySpan<byte> UnrecognizedAuthMechanism => "504 5.5.4 Unrecognized authentication mechanism\r\n"u8;

@@ -12,8 +12,6 @@ internal sealed class HostReplies
         var host = options.Hostname;
         Greeting = Ascii($"220 {host} ESMTP RelayAppliance\r\n");
         Helo = Ascii($"250 {host}\r\n");
-        Closing = Ascii($"221 2.0.0 {host} closing connection\r\n");
-        ShuttingDown = Ascii($"421 4.3.2 {host} shutting down\r\n");
         var tlsAvailable = options.Certificate is not null;
         EhloPlain = Ehlo(options, startTls: tlsAvailable, auth: options.AllowPlaintextAuth);
         EhloTls = Ehlo(options, startTls: false, auth: true);
@@ -21,8 +19,6 @@ internal sealed class HostReplies
 
     public byte[] Greeting { get; }
     public byte[] Helo { get; }
-    public byte[] Closing { get; }
-    public byte[] ShuttingDown { get; }
     public byte[] EhloPlain { get; }
     public byte[] EhloTls { get; }
 

@@ -14,11 +14,11 @@ internal sealed partial class SmtpSession
     {
         if (!AuthOffered)
         {
-            return Error(SmtpReplies.EncryptionRequired);
+            return Error(SmtpReplies.EncryptionRequiredForAuth);
         }
         if (_authUser is not null)
         {
-            return Error(SmtpReplies.BadSequence); // RFC 4954 §4: one successful AUTH per session
+            return Error(SmtpReplies.AlreadyAuthenticated); // RFC 4954 §4: one successful AUTH per session
         }
         if (SmtpCommandParser.TryParseAuth(arguments, out var mechanism, out var initialRange) != SmtpArgumentError.None)
         {
@@ -29,12 +29,12 @@ internal sealed partial class SmtpSession
         {
             case AuthMechanism.Plain when initial.IsEmpty:
                 _authStep = AuthStep.PlainResponse;
-                return Reply(SmtpReplies.AuthPlainPrompt);
+                return Reply(SmtpReplies.AuthPlainChallenge);
             case AuthMechanism.Plain:
                 return CheckPlain(initial);
             case AuthMechanism.Login when initial.IsEmpty:
                 _authStep = AuthStep.LoginUser;
-                return Reply(SmtpReplies.AuthUsernamePrompt);
+                return Reply(SmtpReplies.AuthLoginUsername);
             case AuthMechanism.Login:
                 return TakeLoginUser(initial);
             default:
@@ -98,7 +98,7 @@ internal sealed partial class SmtpSession
         }
         _authCandidate = Encoding.UTF8.GetString(decoded[..length]);
         _authStep = AuthStep.LoginPassword;
-        return Reply(SmtpReplies.AuthPasswordPrompt);
+        return Reply(SmtpReplies.AuthLoginPassword);
     }
 
     private Next TakeLoginPassword(ReadOnlySpan<byte> base64)

@@ -43,7 +43,7 @@ internal sealed partial class SmtpSession
             return;
         }
         FailTransaction(unstuffer.SawBareLineEnding ? SmtpReplies.BareLineEndingInData
-            : unstuffer.SawLongLine ? SmtpReplies.MessageLineTooLong : SmtpReplies.MessageTooBig);
+            : unstuffer.SawLongLine ? SmtpReplies.DataLineTooLong : SmtpReplies.MessageTooBig);
         await _writer.FlushAsync().ConfigureAwait(false);
     }
 
@@ -161,7 +161,7 @@ internal sealed partial class SmtpSession
         if (!_bdatLast)
         {
             _state = SmtpState.Chunking;
-            _writer.Write(SmtpReplies.ChunkOk);
+            _writer.Write(SmtpReplies.ChunkReceived);
             return;
         }
         await AcceptMessageAsync().ConfigureAwait(false);

@@ -144,7 +144,7 @@ internal sealed partial class SmtpSession
             {
                 if (_stopRequested)
                 {
-                    _writer.Write(_server.Replies.ShuttingDown);
+                    _writer.Write(SmtpReplies.ShuttingDown);
                     await _writer.FlushAsync().ConfigureAwait(false);
                     return;
                 }
@@ -188,7 +188,7 @@ internal sealed partial class SmtpSession
                     await VerifyAuthAsync().ConfigureAwait(false);
                     break;
                 case Next.Quit:
-                    _writer.Write(_server.Replies.Closing);
+                    _writer.Write(SmtpReplies.ServiceClosing);
                     await _writer.FlushAsync().ConfigureAwait(false);
                     return;
                 case Next.Close:
@@ -197,7 +197,7 @@ internal sealed partial class SmtpSession
             }
             if (_stopRequested && _state < SmtpState.MailGiven)
             {
-                _writer.Write(_server.Replies.ShuttingDown);
+                _writer.Write(SmtpReplies.ShuttingDown);
                 await _writer.FlushAsync().ConfigureAwait(false);
                 return;
             }
@@ -235,7 +235,7 @@ internal sealed partial class SmtpSession
                     break;
                 case LineStatus.BareLineFeed:
                 case LineStatus.BareCarriageReturn:
-                    next = Error(SmtpReplies.BareLineEnding);
+                    next = Error(SmtpReplies.BareLineEndingInCommand);
                     break;
                 default:
                     var line = lineSequence.IsSingleSegment ? lineSequence.FirstSpan : CopyToScratch(lineSequence);
@@ -278,7 +278,7 @@ internal sealed partial class SmtpSession
         var verb = SmtpCommandParser.ParseVerb(line, out var arguments);
         if (verb == SmtpVerb.Unknown)
         {
-            return Error(SmtpReplies.UnknownCommand);
+            return Error(SmtpReplies.CommandUnrecognized);
         }
         if (verb == SmtpVerb.Bdat)
         {
@@ -303,7 +303,7 @@ internal sealed partial class SmtpSession
             SmtpVerb.Help => Reply(SmtpReplies.Help),
             SmtpVerb.StartTls => HandleStartTls(arguments),
             SmtpVerb.Auth => HandleAuth(arguments),
-            _ => Error(SmtpReplies.UnknownCommand),
+            _ => Error(SmtpReplies.CommandUnrecognized),
         };
     }
 
@@ -387,7 +387,7 @@ internal sealed partial class SmtpSession
         if (decision == RecipientDecision.Denied)
         {
             Log.RelayDenied(_server.Logger, _client);
-            return Error(SmtpReplies.RelayDenied);
+            return Error(SmtpReplies.RelayAccessDenied);
         }
         _envelope.AddRecipient(arguments[rcpt.Address], decision == RecipientDecision.Local ? RecipientRoute.Local : RecipientRoute.Remote);
         _state = SmtpState.RecipientGiven;
