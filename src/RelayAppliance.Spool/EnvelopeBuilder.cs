@@ -1,0 +1,106 @@
+using System.Buffers.Binary;
+using System.Text;
+using RelayAppliance.Spool.Records;
+
+namespace RelayAppliance.Spool;
+
+/// <summary>
+/// The envelope of one transaction, built without per-command allocations; one instance per session, reused.
+/// </summary>
+/// <remarks>
+/// The bytes are kept already in the journal's Accepted layout (RecordLayout.cs), so accepting a message is one
+/// copy into the record. Buffers only grow; a session that has seen 100 recipients keeps room for 100.
+/// </remarks>
+public sealed class EnvelopeBuilder
+{
+    private byte[] _sender = new byte[256];
+    private int _senderLength;
+    private byte[] _recipients = new byte[1024];
+    private int _recipientsLength;
+    private int _recipientCount;
+    private AcceptedFlags _transactionFlags;
+    private AcceptedFlags _sessionFlags;
+    private byte[] _session = EncodeSession(string.Empty, string.Empty, null);
+
+    /// <summary>Forgets sender and recipients (RSET, end of transaction); the session facts stay.</summary>
+    public void Reset()
+    {
+        _senderLength = 0;
+        _recipientsLength = 0;
+        _recipientCount = 0;
+        _transactionFlags = AcceptedFlags.None;
+    }
+
+    public void SetSender(ReadOnlySpan<byte> addressUtf8, bool smtpUtf8, bool eightBitMime)
+    {
+        CheckLength(addressUtf8);
+        EnsureCapacity(ref _sender, addressUtf8.Length);
+        addressUtf8.CopyTo(_sender);
+        _senderLength = addressUtf8.Length;
+        _transactionFlags = (smtpUtf8 ? AcceptedFlags.SmtpUtf8 : 0) | (eightBitMime ? AcceptedFlags.EightBitMime : 0);
+    }
+
+    public void AddRecipient(ReadOnlySpan<byte> addressUtf8, RecipientRoute route)
+    {
+        CheckLength(addressUtf8);
+        EnsureCapacity(ref _recipients, _recipientsLength + 4 + addressUtf8.Length);
+        var entry = _recipients.AsSpan(_recipientsLength);
+        entry[0] = (byte)route;
+        entry[1] = (byte)RecipientState.Queued;
+        BinaryPrimitives.WriteUInt16LittleEndian(entry[2..], (ushort)addressUtf8.Length);
+        addressUtf8.CopyTo(entry[4..]);
+        _recipientsLength += 4 + addressUtf8.Length;
+        _recipientCount++;
+    }
+
+    public int RecipientCount => _recipientCount;
+
+    /// <summary>Facts about the session for the trace and queue listing; set once per session (or after STARTTLS/AUTH).</summary>
+    public void SetSession(string clientAddress, string helo, string? authenticatedUser, bool tls)
+    {
+        ArgumentNullException.ThrowIfNull(clientAddress);
+        ArgumentNullException.ThrowIfNull(helo);
+        // Once per session (not per message), so encoding the strings here is off the hot path.
+        _session = EncodeSession(clientAddress, helo, authenticatedUser);
+        _sessionFlags = (tls ? AcceptedFlags.Tls : 0) | (authenticatedUser is null ? 0 : AcceptedFlags.HasAuthUser);
+    }
+
+    internal ReadOnlySpan<byte> SenderBytes => _sender.AsSpan(0, _senderLength);
+    internal ReadOnlySpan<byte> RecipientBytes => _recipients.AsSpan(0, _recipientsLength);
+    internal ReadOnlySpan<byte> SessionBytes => _session;
+    internal AcceptedFlags Flags => _transactionFlags | _sessionFlags;
+
+    private static byte[] EncodeSession(string clientAddress, string helo, string? authenticatedUser)
+    {
+        var client = Truncate(Encoding.UTF8.GetBytes(clientAddress));
+        var heloBytes = Truncate(Encoding.UTF8.GetBytes(helo));
+        var auth = Truncate(Encoding.UTF8.GetBytes(authenticatedUser ?? string.Empty));
+        var session = new byte[6 + client.Length + heloBytes.Length + auth.Length];
+        int at = 0;
+        foreach (var part in (ReadOnlySpan<byte[]>)[client, heloBytes, auth])
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(session.AsSpan(at), (ushort)part.Length);
+            part.CopyTo(session, at + 2);
+            at += 2 + part.Length;
+        }
+        return session;
+    }
+
+    // HELO text is client-controlled and only informational: cap it instead of failing the session.
+    private static byte[] Truncate(byte[] value) => value.Length <= MaxField ? value : value[..MaxField];
+
+    private const int MaxField = 1024;
+
+    private static void CheckLength(ReadOnlySpan<byte> address)
+    {
+        // RFC 5321 §4.5.3.1.3 caps a path at 256 octets; the parser enforces that. This only protects the u16 length.
+        if (address.Length > ushort.MaxValue)
+            throw new ArgumentException("Address too long.", nameof(address));
+    }
+
+    private static void EnsureCapacity(ref byte[] buffer, int needed)
+    {
+        if (buffer.Length < needed)
+            Array.Resize(ref buffer, Math.Max(needed, buffer.Length * 2));
+    }
+}

@@ -1,0 +1,303 @@
+using RelayAppliance.Spool.Records;
+
+namespace RelayAppliance.Spool.Index;
+
+/// <summary>One queued message: its Accepted/Carry record is the whole state; strings are decoded on demand.</summary>
+internal sealed class MessageEntry
+{
+    public MessageEntry(ulong id, byte[] record)
+    {
+        Id = id;
+        Record = record;
+        var view = AcceptedView.Parse(record);
+        Size = view.Size;
+        foreach (var r in view.Recipients)
+        {
+            if (r.State is RecipientState.Queued or RecipientState.Deferred)
+                OpenRecipients++;
+        }
+    }
+
+    public ulong Id { get; }
+    public byte[] Record { get; }
+    public long Size { get; }
+    public int OpenRecipients { get; }
+
+    /// <summary>J address of the base record (Accepted or latest Carry); a lower bound of it while the append is in flight.</summary>
+    public long JournalAddress { get; set; }
+
+    /// <summary>False until the Accepted record is durable: List/Find/Delete do not see it.</summary>
+    public bool Visible { get; set; }
+
+    /// <summary>Its MessageDone is being committed.</summary>
+    public bool Deleting { get; set; }
+}
+
+/// <summary>
+/// The in-memory queue, rebuilt from J at start, plus what reclamation needs: live bytes per B segment, live base
+/// records per J segment, and pins for bodies still being written. One lock; every operation is short.
+/// </summary>
+internal sealed class MessageIndex(int bodySegmentBits, int journalSegmentBits)
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<ulong, MessageEntry> _messages = [];
+    private readonly SegmentCounter _bodyLive = new();
+    private readonly SegmentCounter _journalLive = new();
+    private readonly Dictionary<object, long> _bodyPins = new(ReferenceEqualityComparer.Instance);
+    private long _visibleMessages;
+    private long _openRecipients;
+    private long _bytes;
+    private long _journalLiveBytes;
+
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+                return (int)_visibleMessages;
+        }
+    }
+
+    /// <summary>Live bytes per B segment (segment number → bytes); for tests and the copy-forward decision.</summary>
+    public IReadOnlyDictionary<long, long> BodyLiveBytes
+    {
+        get
+        {
+            lock (_gate)
+                return new Dictionary<long, long>(_bodyLive.Counts);
+        }
+    }
+
+    public long JournalLiveBytes
+    {
+        get
+        {
+            lock (_gate)
+                return _journalLiveBytes;
+        }
+    }
+
+    public QueueStats Stats
+    {
+        get
+        {
+            lock (_gate)
+                return new QueueStats(_visibleMessages, _openRecipients, _bytes);
+        }
+    }
+
+    /// <summary>
+    /// Registers a message whose Accepted record is about to be appended. Its J address is not known yet, so the
+    /// tail (read under the lock) stands in as a lower bound and keeps reclamation from truncating past it.
+    /// </summary>
+    public void AddPending(MessageEntry entry, Func<long> journalTail)
+    {
+        lock (_gate)
+        {
+            entry.JournalAddress = journalTail();
+            _messages.Add(entry.Id, entry);
+            AccountLocked(entry, +1);
+        }
+    }
+
+    public void SetJournalAddress(MessageEntry entry, long address)
+    {
+        lock (_gate)
+        {
+            _journalLive.Add(entry.JournalAddress >> journalSegmentBits, -entry.Record.Length);
+            entry.JournalAddress = address;
+            _journalLive.Add(address >> journalSegmentBits, entry.Record.Length);
+        }
+    }
+
+    public void Publish(MessageEntry entry)
+    {
+        lock (_gate)
+        {
+            if (entry.Visible || !ReferenceEquals(_messages.GetValueOrDefault(entry.Id), entry))
+                return;
+            entry.Visible = true;
+            StatsLocked(entry, +1);
+        }
+    }
+
+    public void Remove(MessageEntry entry)
+    {
+        lock (_gate)
+        {
+            if (!_messages.TryGetValue(entry.Id, out var current) || !ReferenceEquals(current, entry))
+                return;
+            _messages.Remove(entry.Id);
+            AccountLocked(entry, -1);
+            if (entry.Visible)
+                StatsLocked(entry, -1);
+        }
+    }
+
+    public bool TryBeginDelete(ulong id, out MessageEntry? entry)
+    {
+        lock (_gate)
+        {
+            if (_messages.TryGetValue(id, out entry) && entry.Visible && !entry.Deleting)
+            {
+                entry.Deleting = true;
+                return true;
+            }
+            entry = null;
+            return false;
+        }
+    }
+
+    public void CancelDelete(MessageEntry entry)
+    {
+        lock (_gate)
+            entry.Deleting = false;
+    }
+
+    public MessageEntry? Find(ulong id)
+    {
+        lock (_gate)
+            return _messages.TryGetValue(id, out var entry) && entry.Visible && !entry.Deleting ? entry : null;
+    }
+
+    public List<MessageEntry> Snapshot()
+    {
+        lock (_gate)
+        {
+            var list = new List<MessageEntry>((int)_visibleMessages);
+            foreach (var entry in _messages.Values)
+            {
+                if (entry.Visible && !entry.Deleting)
+                    list.Add(entry);
+            }
+            return list;
+        }
+    }
+
+    /// <summary>A body writer started a message: nothing at or above the B tail (read under the lock) may be truncated.</summary>
+    public void PinBody(object writer, Func<long> bodyTail)
+    {
+        lock (_gate)
+            _bodyPins.TryAdd(writer, bodyTail());
+    }
+
+    public void UnpinBody(object writer)
+    {
+        lock (_gate)
+            _bodyPins.Remove(writer);
+    }
+
+    /// <summary>
+    /// How far B may be truncated: the start of the lowest segment holding a live chunk, or the lowest pinned
+    /// address, or the tail. Segment granularity loses nothing: FASTER deletes whole segments only.
+    /// </summary>
+    public long BodyTruncationTarget(Func<long> bodyTail)
+    {
+        lock (_gate)
+        {
+            long target = bodyTail();
+            if (_bodyLive.Lowest() is { } segment)
+                target = Math.Min(target, segment << bodySegmentBits);
+            foreach (var pin in _bodyPins.Values)
+                target = Math.Min(target, pin);
+            return target;
+        }
+    }
+
+    /// <summary>How far J may be truncated: the start of the lowest segment holding a base record, or the tail.</summary>
+    public long JournalTruncationTarget(Func<long> journalTail)
+    {
+        lock (_gate)
+        {
+            long target = journalTail();
+            if (_journalLive.Lowest() is { } segment)
+                target = Math.Min(target, segment << journalSegmentBits);
+            return target;
+        }
+    }
+
+    /// <summary>Durable, not-deleting messages whose base record lies below <paramref name="address"/>.</summary>
+    public List<MessageEntry> BasesBelow(long address, out long bytes)
+    {
+        lock (_gate)
+        {
+            var list = new List<MessageEntry>();
+            bytes = 0;
+            foreach (var entry in _messages.Values)
+            {
+                if (entry.Visible && !entry.Deleting && entry.JournalAddress < address)
+                {
+                    list.Add(entry);
+                    bytes += entry.Record.Length;
+                }
+            }
+            return list;
+        }
+    }
+
+    /// <summary>Recovery: an Accepted or Carry record replaces whatever the message had before.</summary>
+    public void ReplayBase(MessageEntry entry, long address)
+    {
+        if (_messages.TryGetValue(entry.Id, out var previous))
+            Remove(previous);
+        entry.JournalAddress = address;
+        lock (_gate)
+        {
+            _messages.Add(entry.Id, entry);
+            AccountLocked(entry, +1);
+        }
+        Publish(entry);
+    }
+
+    public void ReplayDone(ulong id)
+    {
+        if (_messages.TryGetValue(id, out var entry))
+            Remove(entry);
+    }
+
+    public IEnumerable<MessageEntry> AllForRecovery() => _messages.Values;
+
+    private void AccountLocked(MessageEntry entry, int sign)
+    {
+        var view = AcceptedView.Parse(entry.Record);
+        for (int i = 0; i < view.ChunkCount; i++)
+        {
+            var chunk = view.GetChunk(i);
+            _bodyLive.Add(chunk.Address >> bodySegmentBits, sign * (long)chunk.Length);
+        }
+        _journalLive.Add(entry.JournalAddress >> journalSegmentBits, sign * (long)entry.Record.Length);
+        _journalLiveBytes += sign * (long)entry.Record.Length;
+    }
+
+    private void StatsLocked(MessageEntry entry, int sign)
+    {
+        _visibleMessages += sign;
+        _openRecipients += sign * (long)entry.OpenRecipients;
+        _bytes += sign * entry.Size;
+    }
+
+    private sealed class SegmentCounter
+    {
+        public Dictionary<long, long> Counts { get; } = [];
+
+        public void Add(long segment, long delta)
+        {
+            long value = Counts.GetValueOrDefault(segment) + delta;
+            if (value == 0)
+                Counts.Remove(segment);
+            else
+                Counts[segment] = value;
+        }
+
+        public long? Lowest()
+        {
+            long? lowest = null;
+            foreach (var segment in Counts.Keys)
+            {
+                if (lowest is null || segment < lowest)
+                    lowest = segment;
+            }
+            return lowest;
+        }
+    }
+}

@@ -1,0 +1,339 @@
+using System.Buffers;
+using System.Diagnostics;
+using FASTER.core;
+using Microsoft.Extensions.Logging;
+using RelayAppliance.Spool.Index;
+using RelayAppliance.Spool.Records;
+using RelayAppliance.Spool.Storage;
+
+namespace RelayAppliance.Spool;
+
+/// <summary>
+/// The durable queue: bodies log B, journal J (faster-spool.md §7), the in-memory index rebuilt from J, and the
+/// background reclaimer. Thread-safe.
+/// </summary>
+public sealed partial class MessageSpool : IAsyncDisposable
+{
+    private readonly SpoolOptions _options;
+    private readonly SpoolTuning _tuning;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly SpoolLock _lock;
+    private readonly MessageIndex _index;
+    private readonly SemaphoreSlim _journalMutation = new(1, 1);
+    private readonly SemaphoreSlim _reclaimGate = new(1, 1);
+    private readonly CancellationTokenSource _stop = new();
+    private SpoolLog _journal = null!;
+    private SpoolLog _bodies = null!;
+    private ITimer? _diskTimer;
+    private Task _reclaimLoop = Task.CompletedTask;
+    private long _lastId;
+    private volatile bool _failed;
+    private volatile bool _lowDisk;
+    private int _disposed;
+
+    private MessageSpool(SpoolOptions options, ILogger logger, TimeProvider time, SpoolLock spoolLock)
+    {
+        _options = options;
+        _tuning = options.Tuning;
+        _logger = logger;
+        _time = time;
+        _lock = spoolLock;
+        _index = new MessageIndex(_tuning.BodySegmentBits, _tuning.JournalSegmentBits);
+    }
+
+    internal SpoolLog Bodies => _bodies;
+    internal SpoolLog Journal => _journal;
+    internal MessageIndex Index => _index;
+
+    /// <summary>Opens (creating if needed), recovers and indexes the spool. Throws SpoolLockedException or SpoolRecoveryException.</summary>
+    public static MessageSpool Open(SpoolOptions options, ILoggerFactory loggerFactory, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        ArgumentNullException.ThrowIfNull(time);
+        options.Tuning.Validate();
+        var started = time.GetTimestamp();
+
+        System.IO.Directory.CreateDirectory(options.Directory);
+        var spoolLock = SpoolLock.Acquire(options.Directory);
+        var spool = new MessageSpool(options, loggerFactory.CreateLogger("RelayAppliance.Spool"), time, spoolLock);
+        try
+        {
+            var t = options.Tuning;
+            spool._bodies = SpoolLog.Open("bodies", Path.Combine(options.Directory, "bodies"),
+                t.BodyPageBits, t.BodyMemoryBits, t.BodySegmentBits, loggerFactory, spool.OnCommitFailure);
+            spool._journal = SpoolLog.Open("journal", Path.Combine(options.Directory, "journal"),
+                t.JournalPageBits, t.JournalMemoryBits, t.JournalSegmentBits, loggerFactory, spool.OnCommitFailure);
+            ulong maxId = spool.RebuildIndex();
+
+            // Ids stay unique across restarts: above everything journaled, and above anything an earlier run could have
+            // handed out in a past millisecond (4096 ids per ms of headroom).
+            ulong clockFloor = (ulong)time.GetUtcNow().ToUnixTimeMilliseconds() << 12;
+            spool._lastId = (long)Math.Max(maxId, clockFloor);
+
+            spool.CheckDiskSpace();
+            spool.StartBackgroundWork();
+            SpoolLogMessages.Opened(spool._logger, options.Directory, spool._index.Count,
+                spool._journal.BeginAddress, spool._journal.CommittedUntilAddress,
+                spool._bodies.BeginAddress, spool._bodies.CommittedUntilAddress,
+                new MessageId((ulong)spool._lastId + 1).ToString(), (long)time.GetElapsedTime(started).TotalMilliseconds);
+            return spool;
+        }
+        catch
+        {
+            spool.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
+    }
+
+    /// <summary>Scans J once, in order, applying base records and removals; returns the largest id seen.</summary>
+    private ulong RebuildIndex()
+    {
+        ulong maxId = 0;
+        long address = 0;
+        try
+        {
+            using var iterator = _journal.Log.Scan(_journal.BeginAddress, _journal.CommittedUntilAddress);
+            while (iterator.GetNext(out byte[] entry, out int length, out address))
+            {
+                var record = entry.AsSpan(0, length);
+                if (!RecordHeader.TryRead(record, out var header))
+                    throw new InvalidDataException("Record shorter than its header.");
+                if (header.Version == 0 || header.Version > RecordLayout.MaxKnownVersion(header.Kind))
+                    throw new InvalidDataException($"Record kind {(byte)header.Kind} version {header.Version} is unknown to this relayd (written by a newer version?).");
+                maxId = Math.Max(maxId, header.MessageId);
+                switch (header.Kind)
+                {
+                    case RecordKind.Accepted or RecordKind.Carry:
+                        _index.ReplayBase(new MessageEntry(header.MessageId, entry.Length == length ? entry : record.ToArray()), address);
+                        break;
+                    case RecordKind.MessageDone:
+                        _index.ReplayDone(header.MessageId);
+                        break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is InvalidDataException or FasterException)
+        {
+            throw new SpoolRecoveryException($"The journal in '{_options.Directory}' is unreadable near address {address}: {ex.Message}", ex);
+        }
+
+        // Every body J points at must still be in B (§7.6.4); otherwise B lost committed data.
+        foreach (var entry in _index.AllForRecovery())
+        {
+            var view = AcceptedView.Parse(entry.Record);
+            for (int i = 0; i < view.ChunkCount; i++)
+            {
+                var chunk = view.GetChunk(i);
+                if (chunk.Address < _bodies.BeginAddress || chunk.Address >= _bodies.CommittedUntilAddress)
+                    throw new SpoolRecoveryException($"Message {new MessageId(entry.Id)} refers to body address {chunk.Address}, outside the recovered body log [{_bodies.BeginAddress}, {_bodies.CommittedUntilAddress}); refusing to start.");
+            }
+        }
+        return maxId;
+    }
+
+    public SpoolHealth Health => _failed ? SpoolHealth.Failed : _lowDisk ? SpoolHealth.LowDiskSpace : SpoolHealth.Healthy;
+
+    public BodyWriter CreateBodyWriter() => new(this, _tuning.ChunkBufferSize);
+
+    /// <summary>
+    /// Makes the message durable: flushes the last chunk, waits for the body log commit, appends Accepted to the
+    /// journal and waits for its commit. Returns only when a crash can no longer lose the message.
+    /// Throws SpoolUnavailableException (451) on commit failure. Resets the body writer.
+    /// </summary>
+    public async ValueTask<MessageId> AcceptAsync(BodyWriter body, EnvelopeBuilder envelope, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        ArgumentNullException.ThrowIfNull(envelope);
+        if (!ReferenceEquals(body.Spool, this))
+            throw new ArgumentException("The body writer belongs to another spool.", nameof(body));
+        try
+        {
+            ThrowIfUnavailable();
+            if (envelope.RecipientCount == 0)
+                throw new ArgumentException("A message needs at least one recipient.", nameof(envelope));
+
+            await body.FlushChunkAsync(cancellationToken).ConfigureAwait(false);
+            ulong id = body.EnsureMessageId();
+            if (body.LastChunkAddress is { } lastChunk)
+            {
+                // J must never point at a body that is not durable (§7.3.3).
+                _bodies.Signal();
+                await _bodies.WaitForCommitAsync(lastChunk, cancellationToken).ConfigureAwait(false);
+            }
+
+            var record = AcceptedRecord.Create(id, _time.GetUtcNow(), body.Length, body.Chunks, envelope);
+            var entry = new MessageEntry(id, record);
+            _index.AddPending(entry, () => _journal.TailAddress);
+            try
+            {
+                // From here the caller's token is ignored: once appended, the record commits within a commit latency
+                // and the index must follow what is on disk, not whether the client is still there.
+                long address = await _journal.EnqueueAsync(record, CancellationToken.None).ConfigureAwait(false);
+                _index.SetJournalAddress(entry, address);
+                _journal.Signal();
+                await _journal.WaitForCommitAsync(address, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch
+            {
+                _index.Remove(entry);
+                throw;
+            }
+            _index.Publish(entry);
+            return new MessageId(id);
+        }
+        catch (Exception ex) when (IsStorageFailure(ex))
+        {
+            throw Unavailable(ex);
+        }
+        finally
+        {
+            body.Reset();
+        }
+    }
+
+    public IReadOnlyList<QueuedMessageInfo> List()
+    {
+        var entries = _index.Snapshot();
+        var list = new List<QueuedMessageInfo>(entries.Count);
+        foreach (var entry in entries)
+            list.Add(AcceptedView.Parse(entry.Record).ToInfo());
+        list.Sort(static (a, b) => a.Id.Value.CompareTo(b.Id.Value));
+        return list;
+    }
+
+    public QueuedMessageInfo? Find(MessageId id)
+        => _index.Find(id.Value) is { } entry ? AcceptedView.Parse(entry.Record).ToInfo() : null;
+
+    public QueueStats GetStats() => _index.Stats;
+
+    /// <summary>Removes the message from the queue durably; false when there is no such message.</summary>
+    public async ValueTask<bool> DeleteAsync(MessageId id, CancellationToken cancellationToken)
+    {
+        ThrowIfUnavailable();
+        MessageEntry? entry;
+        long address;
+        // Serialised with journal compaction so that no Carry of this message can land after its MessageDone.
+        await _journalMutation.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!_index.TryBeginDelete(id.Value, out entry))
+                return false;
+            var done = new byte[RecordLayout.DoneSize];
+            RecordLayout.WriteDone(done, id.Value, DoneReason.DeletedByOperator, _time.GetUtcNow());
+            try
+            {
+                address = await _journal.EnqueueAsync(done, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsStorageFailure(ex))
+            {
+                _index.CancelDelete(entry!);
+                throw Unavailable(ex);
+            }
+        }
+        finally
+        {
+            _journalMutation.Release();
+        }
+
+        try
+        {
+            _journal.Signal();
+            await _journal.WaitForCommitAsync(address, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsStorageFailure(ex))
+        {
+            _index.CancelDelete(entry!);
+            throw Unavailable(ex);
+        }
+        // Only now may its body space be reclaimed: B's truncation must never run ahead of J's MessageDone.
+        _index.Remove(entry!);
+        SpoolLogMessages.MessageDeleted(_logger, id.ToString());
+        return true;
+    }
+
+    /// <summary>Copies the stored body (including our Received header) to the destination.</summary>
+    /// <exception cref="KeyNotFoundException">No such message in the queue.</exception>
+    public async ValueTask CopyBodyToAsync(MessageId id, Stream destination, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        var entry = _index.Find(id.Value) ?? throw new KeyNotFoundException($"Message {id} is not in the queue.");
+        var chunks = ChunksOf(entry.Record);
+        foreach (var chunk in chunks)
+        {
+            var (owner, length) = await _bodies.Log.ReadAsync(chunk.Address, MemoryPool<byte>.Shared,
+                RecordLayout.ChunkPrefixSize + chunk.Length, cancellationToken).ConfigureAwait(false);
+            using (owner)
+            {
+                // Null when the address is no longer in the log (deleted and reclaimed meanwhile).
+                if (owner is null || !RecordLayout.IsExpectedChunk(owner.Memory.Span[..length], id.Value, chunk.Length))
+                    throw new KeyNotFoundException($"The body of message {id} is no longer readable at address {chunk.Address}.");
+                await destination.WriteAsync(owner.Memory.Slice(RecordLayout.ChunkPrefixSize, chunk.Length), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static BodyChunk[] ChunksOf(byte[] record)
+    {
+        var view = AcceptedView.Parse(record);
+        var chunks = new BodyChunk[view.ChunkCount];
+        for (int i = 0; i < chunks.Length; i++)
+            chunks[i] = view.GetChunk(i);
+        return chunks;
+    }
+
+    internal ulong StartBody(BodyWriter writer)
+    {
+        _index.PinBody(writer, () => _bodies.TailAddress);
+        return (ulong)Interlocked.Increment(ref _lastId);
+    }
+
+    internal void EndBody(BodyWriter writer) => _index.UnpinBody(writer);
+
+    private void ThrowIfUnavailable()
+    {
+        if (_failed)
+            throw new SpoolUnavailableException("The spool has failed (commit failure); relayd must be restarted.");
+        if (Volatile.Read(ref _disposed) != 0)
+            throw new SpoolUnavailableException("The spool is shutting down.");
+    }
+
+    private static bool IsStorageFailure(Exception ex) => ex is FasterException or IOException or ObjectDisposedException;
+
+    private SpoolUnavailableException Unavailable(Exception ex)
+    {
+        if (ex is FasterException or IOException)
+            _failed = true;
+        return new SpoolUnavailableException($"The spool cannot take the message: {ex.Message}", ex);
+    }
+
+    private void OnCommitFailure(SpoolLog log, Exception exception)
+    {
+        // A FasterLog refuses all work after a commit failure (its stored exception). We stay Failed and say so
+        // (event 2001); reopening under live sessions is left to a process restart by the supervisor.
+        _failed = true;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_diskTimer is not null)
+            await _diskTimer.DisposeAsync().ConfigureAwait(false);
+        try
+        {
+            await _reclaimLoop.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        if (_journal is not null)
+            await _journal.DisposeAsync().ConfigureAwait(false);
+        if (_bodies is not null)
+            await _bodies.DisposeAsync().ConfigureAwait(false);
+        _lock.Dispose();
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,210 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace RelayAppliance.Spool.Records;
+
+/// <summary>Writes Accepted/Carry records (layout in RecordLayout.cs).</summary>
+internal static class AcceptedRecord
+{
+    public const int FixedSize = RecordHeader.Size + 8 + 8 + 1 + 4; // header, receivedAt, size, flags, chunkCount
+    public const int ChunkRefSize = 12;
+
+    /// <summary>Builds the record in one exact-size array: it is enqueued into J and then kept by the index as the message's state.</summary>
+    public static byte[] Create(ulong messageId, DateTimeOffset receivedAt, long size, ReadOnlySpan<BodyChunk> chunks, EnvelopeBuilder envelope)
+    {
+        var sender = envelope.SenderBytes;
+        var recipients = envelope.RecipientBytes;
+        var session = envelope.SessionBytes;
+        int length = FixedSize + (chunks.Length * ChunkRefSize) + 2 + sender.Length + 4 + recipients.Length + session.Length;
+
+        var record = new byte[length];
+        var span = record.AsSpan();
+        new RecordHeader(RecordKind.Accepted, RecordLayout.AcceptedVersion, messageId).Write(span);
+        BinaryPrimitives.WriteInt64LittleEndian(span[10..], receivedAt.ToUnixTimeMilliseconds());
+        BinaryPrimitives.WriteInt64LittleEndian(span[18..], size);
+        span[26] = (byte)envelope.Flags;
+        BinaryPrimitives.WriteInt32LittleEndian(span[27..], chunks.Length);
+        int at = FixedSize;
+        foreach (var chunk in chunks)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(span[at..], chunk.Address);
+            BinaryPrimitives.WriteInt32LittleEndian(span[(at + 8)..], chunk.Length);
+            at += ChunkRefSize;
+        }
+        BinaryPrimitives.WriteUInt16LittleEndian(span[at..], (ushort)sender.Length);
+        sender.CopyTo(span[(at + 2)..]);
+        at += 2 + sender.Length;
+        BinaryPrimitives.WriteInt32LittleEndian(span[at..], envelope.RecipientCount);
+        recipients.CopyTo(span[(at + 4)..]);
+        at += 4 + recipients.Length;
+        session.CopyTo(span[at..]);
+        return record;
+    }
+
+    /// <summary>The same state re-stamped as a Carry record, for journal compaction.</summary>
+    public static void WriteAsCarry(ReadOnlySpan<byte> accepted, Span<byte> destination)
+    {
+        accepted.CopyTo(destination);
+        destination[0] = (byte)RecordKind.Carry;
+    }
+}
+
+/// <summary>
+/// A validated view over an Accepted/Carry record. <see cref="Parse"/> walks the whole record once so that a
+/// malformed record fails at recovery, not later in a queue listing.
+/// </summary>
+internal readonly ref struct AcceptedView
+{
+    private readonly ReadOnlySpan<byte> _record;
+    private readonly int _senderAt;
+    private readonly int _recipientsAt;
+    private readonly int _sessionAt;
+
+    private AcceptedView(ReadOnlySpan<byte> record, int senderAt, int recipientsAt, int recipientCount, int sessionAt)
+    {
+        _record = record;
+        _senderAt = senderAt;
+        _recipientsAt = recipientsAt;
+        RecipientCount = recipientCount;
+        _sessionAt = sessionAt;
+    }
+
+    public ulong MessageId => BinaryPrimitives.ReadUInt64LittleEndian(_record[2..]);
+    public DateTimeOffset ReceivedAt => DateTimeOffset.FromUnixTimeMilliseconds(BinaryPrimitives.ReadInt64LittleEndian(_record[10..]));
+    public long Size => BinaryPrimitives.ReadInt64LittleEndian(_record[18..]);
+    public AcceptedFlags Flags => (AcceptedFlags)_record[26];
+    public int ChunkCount => BinaryPrimitives.ReadInt32LittleEndian(_record[27..]);
+    public int RecipientCount { get; }
+
+    public BodyChunk GetChunk(int index)
+    {
+        var at = AcceptedRecord.FixedSize + (index * AcceptedRecord.ChunkRefSize);
+        return new BodyChunk(BinaryPrimitives.ReadInt64LittleEndian(_record[at..]), BinaryPrimitives.ReadInt32LittleEndian(_record[(at + 8)..]));
+    }
+
+    public ReadOnlySpan<byte> Sender => ReadString(_record, _senderAt, out _);
+
+    public RecipientEnumerator Recipients => new(_record[_recipientsAt.._sessionAt], RecipientCount);
+
+    public ReadOnlySpan<byte> ClientAddress => ReadString(_record, _sessionAt, out _);
+
+    public ReadOnlySpan<byte> Helo
+    {
+        get
+        {
+            ReadString(_record, _sessionAt, out var next);
+            return ReadString(_record, next, out _);
+        }
+    }
+
+    public ReadOnlySpan<byte> AuthenticatedUser
+    {
+        get
+        {
+            ReadString(_record, _sessionAt, out var next);
+            ReadString(_record, next, out next);
+            return ReadString(_record, next, out _);
+        }
+    }
+
+    /// <summary>Throws <see cref="InvalidDataException"/> when the record is not a well-formed Accepted/Carry v1.</summary>
+    public static AcceptedView Parse(ReadOnlySpan<byte> record)
+    {
+        if (!RecordHeader.TryRead(record, out var header)
+            || header.Kind is not (RecordKind.Accepted or RecordKind.Carry)
+            || header.Version != RecordLayout.AcceptedVersion
+            || record.Length < AcceptedRecord.FixedSize)
+        {
+            throw new InvalidDataException("Not an Accepted/Carry v1 record.");
+        }
+        int chunkCount = BinaryPrimitives.ReadInt32LittleEndian(record[27..]);
+        if (chunkCount < 0 || (long)chunkCount * AcceptedRecord.ChunkRefSize > record.Length - AcceptedRecord.FixedSize)
+            throw new InvalidDataException("Accepted record: bad chunk count.");
+        int senderAt = AcceptedRecord.FixedSize + (chunkCount * AcceptedRecord.ChunkRefSize);
+        ReadString(record, senderAt, out var at);
+        int recipientCount = ReadInt32(record, at);
+        if (recipientCount < 0)
+            throw new InvalidDataException("Accepted record: bad recipient count.");
+        int recipientsAt = at + 4;
+        at = recipientsAt;
+        for (int i = 0; i < recipientCount; i++)
+            ReadString(record, at + 2, out at);
+        int sessionAt = at;
+        ReadString(record, at, out at);
+        ReadString(record, at, out at);
+        ReadString(record, at, out at);
+        if (at != record.Length)
+            throw new InvalidDataException("Accepted record: trailing bytes.");
+        return new AcceptedView(record, senderAt, recipientsAt, recipientCount, sessionAt);
+    }
+
+    public QueuedMessageInfo ToInfo()
+    {
+        var recipients = new RecipientInfo[RecipientCount];
+        int i = 0;
+        foreach (var r in Recipients)
+            recipients[i++] = new RecipientInfo(Encoding.UTF8.GetString(r.Address), r.Route, r.State);
+        var flags = Flags;
+        return new QueuedMessageInfo(
+            new MessageId(MessageId), Encoding.UTF8.GetString(Sender), recipients, Size, ReceivedAt,
+            Encoding.UTF8.GetString(ClientAddress), Encoding.UTF8.GetString(Helo),
+            (flags & AcceptedFlags.HasAuthUser) != 0 ? Encoding.UTF8.GetString(AuthenticatedUser) : null,
+            (flags & AcceptedFlags.Tls) != 0, (flags & AcceptedFlags.SmtpUtf8) != 0, (flags & AcceptedFlags.EightBitMime) != 0);
+    }
+
+    private static int ReadInt32(ReadOnlySpan<byte> record, int at)
+    {
+        if ((uint)at > (uint)(record.Length - 4))
+            throw new InvalidDataException("Accepted record: truncated.");
+        return BinaryPrimitives.ReadInt32LittleEndian(record[at..]);
+    }
+
+    private static ReadOnlySpan<byte> ReadString(ReadOnlySpan<byte> record, int at, out int next)
+    {
+        if ((uint)at > (uint)(record.Length - 2))
+            throw new InvalidDataException("Accepted record: truncated.");
+        int length = BinaryPrimitives.ReadUInt16LittleEndian(record[at..]);
+        next = at + 2 + length;
+        if (next > record.Length)
+            throw new InvalidDataException("Accepted record: truncated string.");
+        return record.Slice(at + 2, length);
+    }
+
+    internal readonly ref struct Recipient(ReadOnlySpan<byte> address, RecipientRoute route, RecipientState state)
+    {
+        public ReadOnlySpan<byte> Address { get; } = address;
+        public RecipientRoute Route { get; } = route;
+        public RecipientState State { get; } = state;
+    }
+
+    internal ref struct RecipientEnumerator
+    {
+        private readonly ReadOnlySpan<byte> _entries;
+        private int _remaining;
+        private int _at;
+        private Recipient _current;
+
+        public RecipientEnumerator(ReadOnlySpan<byte> entries, int count)
+        {
+            _entries = entries;
+            _remaining = count;
+        }
+
+        public readonly Recipient Current => _current;
+
+        public readonly RecipientEnumerator GetEnumerator() => this;
+
+        public bool MoveNext()
+        {
+            if (_remaining == 0)
+                return false;
+            _remaining--;
+            var route = (RecipientRoute)_entries[_at];
+            var state = (RecipientState)_entries[_at + 1];
+            int length = BinaryPrimitives.ReadUInt16LittleEndian(_entries[(_at + 2)..]);
+            _current = new Recipient(_entries.Slice(_at + 4, length), route, state);
+            _at += 4 + length;
+            return true;
+        }
+    }
+}

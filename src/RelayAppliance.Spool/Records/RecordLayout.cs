@@ -1,0 +1,128 @@
+using System.Buffers.Binary;
+
+namespace RelayAppliance.Spool.Records;
+
+// The one place that describes what the spool writes to disk. Everything is little-endian.
+//
+// Every record (journal J and bodies B) starts with the same 10-byte header:
+//   0  kind     u8   RecordKind
+//   1  version  u8   layout version of that kind (readers refuse versions newer than they know)
+//   2  msgId    u64
+//
+// B  Chunk v1          header, seq u16, payload bytes (the rest of the entry)
+// J  Accepted v1       header, receivedAt i64 (unix ms), size i64, flags u8 (AcceptedFlags), chunkCount i32,
+//                      chunkCount × (address i64, length i32),
+//                      sender (u16 length + UTF-8), rcptCount i32, rcptCount × (route u8, state u8, u16 length + UTF-8),
+//                      clientAddress, helo, authUser (each u16 length + UTF-8; authUser present iff HasAuthUser)
+// J  Carry v1          exactly the Accepted layout with the current recipient states; replaces all earlier state of msgId
+// J  MessageDone v1    header, reason u8 (DoneReason), at i64 (unix ms)
+//
+// FasterLog adds its own 12-byte entry header (length + 8-byte checksum, LogChecksum = PerEntry) and aligns to 4.
+
+/// <summary>Kinds of persisted records. Persisted: never renumber, never reuse a value.</summary>
+internal enum RecordKind : byte
+{
+    Accepted = 1,
+    RcptDelivered = 2,
+    RcptDeferred = 3,
+    RcptFailed = 4,
+    MessageDone = 5,
+    Moved = 6,
+    Carry = 7,
+    MailboxDeliver = 8,
+    MailboxDelete = 9,
+    /// <summary>Body log only; far from the journal kinds so a record read from the wrong log is obvious.</summary>
+    Chunk = 64,
+}
+
+/// <summary>Why a message left the queue. Persisted: never renumber.</summary>
+internal enum DoneReason : byte
+{
+    AllRecipientsFinal = 0,
+    DeletedByOperator = 1,
+}
+
+/// <summary>Flags of an Accepted/Carry record. Persisted: never renumber.</summary>
+[Flags]
+internal enum AcceptedFlags : byte
+{
+    None = 0,
+    SmtpUtf8 = 1,
+    EightBitMime = 2,
+    Tls = 4,
+    HasAuthUser = 8,
+}
+
+internal readonly record struct BodyChunk(long Address, int Length);
+
+internal readonly record struct RecordHeader(RecordKind Kind, byte Version, ulong MessageId)
+{
+    public const int Size = 10;
+
+    public void Write(Span<byte> destination)
+    {
+        destination[0] = (byte)Kind;
+        destination[1] = Version;
+        BinaryPrimitives.WriteUInt64LittleEndian(destination[2..], MessageId);
+    }
+
+    public static bool TryRead(ReadOnlySpan<byte> source, out RecordHeader header)
+    {
+        if (source.Length < Size)
+        {
+            header = default;
+            return false;
+        }
+        header = new RecordHeader((RecordKind)source[0], source[1], BinaryPrimitives.ReadUInt64LittleEndian(source[2..]));
+        return true;
+    }
+}
+
+internal static class RecordLayout
+{
+    /// <summary>FasterLog's own entry header with PerEntry checksums: 4-byte length + 8-byte checksum.</summary>
+    public const int FasterEntryHeaderSize = 12;
+
+    public const byte ChunkVersion = 1;
+    public const byte AcceptedVersion = 1;
+    public const byte DoneVersion = 1;
+
+    /// <summary>Our prefix in front of a chunk's payload: header + seq.</summary>
+    public const int ChunkPrefixSize = RecordHeader.Size + 2;
+
+    public const int DoneSize = RecordHeader.Size + 1 + 8;
+
+    /// <summary>Payload bytes per chunk so that one FASTER entry fills <paramref name="bufferSize"/> exactly (keeps pages dense).</summary>
+    public static int ChunkCapacity(int bufferSize) => (bufferSize - ChunkPrefixSize - FasterEntryHeaderSize) & ~3;
+
+    public static void WriteChunkPrefix(Span<byte> destination, ulong messageId, ushort seq)
+    {
+        new RecordHeader(RecordKind.Chunk, ChunkVersion, messageId).Write(destination);
+        BinaryPrimitives.WriteUInt16LittleEndian(destination[RecordHeader.Size..], seq);
+    }
+
+    /// <summary>Checks a chunk entry read back from B against what the journal says it should be.</summary>
+    public static bool IsExpectedChunk(ReadOnlySpan<byte> entry, ulong messageId, int length)
+    {
+        return RecordHeader.TryRead(entry, out var header)
+            && header.Kind == RecordKind.Chunk
+            && header.Version == ChunkVersion
+            && header.MessageId == messageId
+            && entry.Length == ChunkPrefixSize + length;
+    }
+
+    public static void WriteDone(Span<byte> destination, ulong messageId, DoneReason reason, DateTimeOffset at)
+    {
+        new RecordHeader(RecordKind.MessageDone, DoneVersion, messageId).Write(destination);
+        destination[RecordHeader.Size] = (byte)reason;
+        BinaryPrimitives.WriteInt64LittleEndian(destination[(RecordHeader.Size + 1)..], at.ToUnixTimeMilliseconds());
+    }
+
+    public static byte MaxKnownVersion(RecordKind kind) => kind switch
+    {
+        RecordKind.Accepted or RecordKind.Carry => AcceptedVersion,
+        RecordKind.MessageDone => DoneVersion,
+        RecordKind.Chunk => ChunkVersion,
+        _ => 0,
+    };
+}

@@ -1,0 +1,40 @@
+using Microsoft.Extensions.Logging;
+
+namespace RelayAppliance.Spool;
+
+/// <summary>Spool log events. Event ids are stable (2000-2099): operators alert on them.</summary>
+internal static partial class SpoolLogMessages
+{
+    [LoggerMessage(EventId = 2000, Level = LogLevel.Information,
+        Message = "Spool opened at {Directory}: {Messages} queued messages, journal [{JournalBegin}, {JournalUntil}), bodies [{BodyBegin}, {BodyUntil}), next id {NextId}, in {ElapsedMs} ms")]
+    public static partial void Opened(ILogger logger, string directory, int messages, long journalBegin, long journalUntil, long bodyBegin, long bodyUntil, string nextId, long elapsedMs);
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Critical,
+        Message = "Commit of the {Log} log failed: the spool is Failed and refuses mail (451 4.3.0) until relayd is restarted")]
+    public static partial void CommitFailed(ILogger logger, Exception exception, string log);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning,
+        Message = "Free space on the spool filesystem is {FreeBytes} bytes, below the floor of {FloorBytes} bytes: new mail is refused (452 4.3.1)")]
+    public static partial void LowDiskSpace(ILogger logger, long freeBytes, long floorBytes);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Information,
+        Message = "Free space on the spool filesystem is back to {FreeBytes} bytes: accepting mail again")]
+    public static partial void DiskSpaceRecovered(ILogger logger, long freeBytes);
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Debug,
+        Message = "Reclaimed the {Log} log: begin address {OldBegin} -> {NewBegin}")]
+    public static partial void Truncated(ILogger logger, string log, long oldBegin, long newBegin);
+
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Debug,
+        Message = "Compacted the journal: carried {Count} live messages ({Bytes} bytes) forward")]
+    public static partial void Carried(ILogger logger, int count, long bytes);
+
+    [LoggerMessage(EventId = 2006, Level = LogLevel.Error, Message = "Spool reclamation failed")]
+    public static partial void ReclaimFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2007, Level = LogLevel.Information, Message = "Message {MessageId} deleted from the queue")]
+    public static partial void MessageDeleted(ILogger logger, string messageId);
+
+    [LoggerMessage(EventId = 2008, Level = LogLevel.Warning, Message = "Could not read free space of {Directory}")]
+    public static partial void DiskCheckFailed(ILogger logger, Exception exception, string directory);
+}

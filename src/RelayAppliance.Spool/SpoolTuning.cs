@@ -1,0 +1,54 @@
+namespace RelayAppliance.Spool;
+
+/// <summary>
+/// Sizes of the two FasterLogs and background cadences. Defaults follow faster-spool.md §7.1; tests use
+/// <see cref="Small"/> so that segment deletion is observable with a few messages.
+/// </summary>
+internal sealed record SpoolTuning
+{
+    /// <summary>Journal: 4 MiB pages (an Accepted record must fit in one page), 32 MiB buffer, 256 MiB segments.</summary>
+    public int JournalPageBits { get; init; } = 22;
+    public int JournalMemoryBits { get; init; } = 25;
+    public int JournalSegmentBits { get; init; } = 28;
+
+    /// <summary>Bodies: 8 MiB pages hold 128 chunk entries of exactly 64 KiB, 64 MiB buffer, 1 GiB segments.</summary>
+    public int BodyPageBits { get; init; } = 23;
+    public int BodyMemoryBits { get; init; } = 26;
+    public int BodySegmentBits { get; init; } = 30;
+
+    /// <summary>Size of the pooled chunk buffer; one chunk entry (our prefix + payload + FASTER header) fills it exactly.</summary>
+    public int ChunkBufferSize { get; init; } = 64 * 1024;
+
+    /// <summary>How often the reclaimer truncates/compacts; <see cref="Timeout.InfiniteTimeSpan"/> disables the loop.</summary>
+    public TimeSpan ReclaimInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often free disk space is sampled for <see cref="SpoolHealth.LowDiskSpace"/>.</summary>
+    public TimeSpan DiskCheckInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Compact the journal only when live records are at most this fraction of the reclaimable bytes.</summary>
+    public double JournalCompactionLiveFraction { get; init; } = 0.25;
+
+    public static SpoolTuning Default { get; } = new();
+
+    /// <summary>Tiny pages and segments: 64 KiB body pages, 128 KiB body segments, 8 KiB journal pages, 16 KiB journal segments.</summary>
+    public static SpoolTuning Small { get; } = new()
+    {
+        JournalPageBits = 13,
+        JournalMemoryBits = 15,
+        JournalSegmentBits = 14,
+        BodyPageBits = 16,
+        BodyMemoryBits = 18,
+        BodySegmentBits = 17,
+        ReclaimInterval = Timeout.InfiniteTimeSpan,
+    };
+
+    internal void Validate()
+    {
+        if (ChunkBufferSize > 1 << BodyPageBits)
+            throw new ArgumentException("A body chunk must fit in one body page.");
+        if (JournalSegmentBits < JournalPageBits || BodySegmentBits < BodyPageBits)
+            throw new ArgumentException("A segment must hold at least one page.");
+        if (JournalMemoryBits < JournalPageBits + 1 || BodyMemoryBits < BodyPageBits + 1)
+            throw new ArgumentException("The in-memory buffer must hold at least two pages.");
+    }
+}

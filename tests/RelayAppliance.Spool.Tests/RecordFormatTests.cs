@@ -1,0 +1,148 @@
+using System.Buffers.Binary;
+using System.Text;
+using RelayAppliance.Spool.Records;
+
+namespace RelayAppliance.Spool.Tests;
+
+public sealed class RecordFormatTests
+{
+    [Fact]
+    public void Persisted_enum_values_are_pinned()
+    {
+        // These bytes are on disk in every spool: a change here corrupts existing queues. Never renumber.
+        Assert.Equal(1, (byte)RecordKind.Accepted);
+        Assert.Equal(2, (byte)RecordKind.RcptDelivered);
+        Assert.Equal(3, (byte)RecordKind.RcptDeferred);
+        Assert.Equal(4, (byte)RecordKind.RcptFailed);
+        Assert.Equal(5, (byte)RecordKind.MessageDone);
+        Assert.Equal(6, (byte)RecordKind.Moved);
+        Assert.Equal(7, (byte)RecordKind.Carry);
+        Assert.Equal(8, (byte)RecordKind.MailboxDeliver);
+        Assert.Equal(9, (byte)RecordKind.MailboxDelete);
+        Assert.Equal(64, (byte)RecordKind.Chunk);
+        Assert.Equal(10, Enum.GetValues<RecordKind>().Length);
+
+        Assert.Equal(0, (byte)DoneReason.AllRecipientsFinal);
+        Assert.Equal(1, (byte)DoneReason.DeletedByOperator);
+
+        Assert.Equal(1, (byte)AcceptedFlags.SmtpUtf8);
+        Assert.Equal(2, (byte)AcceptedFlags.EightBitMime);
+        Assert.Equal(4, (byte)AcceptedFlags.Tls);
+        Assert.Equal(8, (byte)AcceptedFlags.HasAuthUser);
+
+        Assert.Equal(0, (byte)RecipientRoute.Remote);
+        Assert.Equal(1, (byte)RecipientRoute.Local);
+        Assert.Equal(0, (byte)RecipientState.Queued);
+        Assert.Equal(1, (byte)RecipientState.Delivered);
+        Assert.Equal(2, (byte)RecipientState.Deferred);
+        Assert.Equal(3, (byte)RecipientState.Failed);
+    }
+
+    [Fact]
+    public void Accepted_record_round_trips()
+    {
+        var envelope = new EnvelopeBuilder();
+        envelope.SetSession("2001:db8::1", "mx.example.org", null, tls: false);
+        envelope.SetSender("jörg@exämple.org"u8, smtpUtf8: true, eightBitMime: false);
+        envelope.AddRecipient("a@example.net"u8, RecipientRoute.Remote);
+        envelope.AddRecipient("postmaster@local.test"u8, RecipientRoute.Local);
+        var receivedAt = DateTimeOffset.FromUnixTimeMilliseconds(1_760_000_000_123);
+        BodyChunk[] chunks = [new(4096, 65512), new(135_168, 100)];
+
+        var record = AcceptedRecord.Create(0x0123456789abcdef, receivedAt, 65612, chunks, envelope);
+        var view = AcceptedView.Parse(record);
+
+        Assert.Equal(0x0123456789abcdefUL, view.MessageId);
+        Assert.Equal(2, view.ChunkCount);
+        Assert.Equal(chunks[0], view.GetChunk(0));
+        Assert.Equal(chunks[1], view.GetChunk(1));
+        var info = view.ToInfo();
+        Assert.Equal(new MessageId(0x0123456789abcdef), info.Id);
+        Assert.Equal("jörg@exämple.org", info.Sender);
+        Assert.Equal(receivedAt, info.ReceivedAt);
+        Assert.Equal(65612, info.Size);
+        Assert.Equal("2001:db8::1", info.ClientAddress);
+        Assert.Equal("mx.example.org", info.Helo);
+        Assert.Null(info.AuthenticatedUser);
+        Assert.False(info.Tls);
+        Assert.True(info.SmtpUtf8);
+        Assert.False(info.EightBitMime);
+        Assert.Equal(
+            [new RecipientInfo("a@example.net", RecipientRoute.Remote, RecipientState.Queued),
+             new RecipientInfo("postmaster@local.test", RecipientRoute.Local, RecipientState.Queued)],
+            info.Recipients);
+
+        // The layout is little-endian and starts with the common header.
+        Assert.Equal((byte)RecordKind.Accepted, record[0]);
+        Assert.Equal(RecordLayout.AcceptedVersion, record[1]);
+        Assert.Equal(0x0123456789abcdefUL, BinaryPrimitives.ReadUInt64LittleEndian(record.AsSpan(2)));
+        Assert.Equal(0xef, record[2]);
+
+        var carry = new byte[record.Length];
+        AcceptedRecord.WriteAsCarry(record, carry);
+        Assert.Equal((byte)RecordKind.Carry, carry[0]);
+        Assert.Equal(info, AcceptedView.Parse(carry).ToInfo() with { Recipients = info.Recipients });
+    }
+
+    [Fact]
+    public void Malformed_accepted_records_are_rejected()
+    {
+        var envelope = new EnvelopeBuilder();
+        envelope.SetSender("a@b"u8, false, false);
+        envelope.AddRecipient("c@d"u8, RecipientRoute.Remote);
+        var record = AcceptedRecord.Create(1, DateTimeOffset.UnixEpoch, 0, [], envelope);
+
+        Assert.Throws<InvalidDataException>(() => AcceptedView.Parse(record.AsSpan(0, record.Length - 1)));
+        Assert.Throws<InvalidDataException>(() => AcceptedView.Parse([.. record, 0]));
+        var newer = record.ToArray();
+        newer[1] = 2;
+        Assert.Throws<InvalidDataException>(() => AcceptedView.Parse(newer));
+    }
+
+    [Fact]
+    public void Chunk_and_done_layouts()
+    {
+        Span<byte> prefix = stackalloc byte[RecordLayout.ChunkPrefixSize];
+        RecordLayout.WriteChunkPrefix(prefix, 42, 3);
+        Assert.Equal([64, 1, 42, 0, 0, 0, 0, 0, 0, 0, 3, 0], prefix.ToArray());
+        // One chunk entry (our prefix + payload + FASTER's 12-byte header) fills a 64 KiB buffer exactly.
+        Assert.Equal(65536, RecordLayout.ChunkPrefixSize + RecordLayout.ChunkCapacity(65536) + RecordLayout.FasterEntryHeaderSize);
+
+        var done = new byte[RecordLayout.DoneSize];
+        RecordLayout.WriteDone(done, 42, DoneReason.DeletedByOperator, DateTimeOffset.FromUnixTimeMilliseconds(5));
+        Assert.Equal([5, 1, 42, 0, 0, 0, 0, 0, 0, 0, 1, 5, 0, 0, 0, 0, 0, 0, 0], done);
+    }
+
+    [Theory]
+    [InlineData("0123456789abcdef", true, 0x0123456789abcdefUL)]
+    [InlineData("0123456789ABCDEF", true, 0x0123456789abcdefUL)]
+    [InlineData("0000000000000001", true, 1UL)]
+    [InlineData("123", false, 0UL)]
+    [InlineData("0123456789abcdeg", false, 0UL)]
+    [InlineData("0x23456789abcdef", false, 0UL)]
+    [InlineData("", false, 0UL)]
+    public void MessageId_parses_its_printed_form(string text, bool ok, ulong value)
+    {
+        Assert.Equal(ok, MessageId.TryParse(text, out var id));
+        Assert.Equal(value, id.Value);
+        if (ok)
+            Assert.Equal(text.ToLowerInvariant(), id.ToString());
+    }
+
+    [Fact]
+    public void Envelope_builder_is_reusable()
+    {
+        var envelope = new EnvelopeBuilder();
+        envelope.SetSender("first@example.org"u8, false, false);
+        for (int i = 0; i < 200; i++)
+            envelope.AddRecipient(Encoding.ASCII.GetBytes($"r{i}@example.net"), RecipientRoute.Remote);
+        Assert.Equal(200, envelope.RecipientCount);
+        envelope.Reset();
+        Assert.Equal(0, envelope.RecipientCount);
+        envelope.SetSender("second@example.org"u8, false, false);
+        envelope.AddRecipient("x@example.net"u8, RecipientRoute.Local);
+        var info = AcceptedView.Parse(AcceptedRecord.Create(7, DateTimeOffset.UnixEpoch, 0, [], envelope)).ToInfo();
+        Assert.Equal("second@example.org", info.Sender);
+        Assert.Equal([new RecipientInfo("x@example.net", RecipientRoute.Local, RecipientState.Queued)], info.Recipients);
+    }
+}
