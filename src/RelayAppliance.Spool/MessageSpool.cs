@@ -25,6 +25,9 @@ public sealed partial class MessageSpool : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private SpoolLog _journal = null!;
     private SpoolLog _bodies = null!;
+    // Cached so the per-message index calls (which read a tail under the index lock) allocate no closure.
+    private readonly Func<long> _journalTail;
+    private readonly Func<long> _bodyTail;
     private ITimer? _diskTimer;
     private Task _reclaimLoop = Task.CompletedTask;
     private long _lastId;
@@ -40,6 +43,8 @@ public sealed partial class MessageSpool : IAsyncDisposable
         _time = time;
         _lock = spoolLock;
         _index = new MessageIndex(_tuning.BodySegmentBits, _tuning.JournalSegmentBits);
+        _journalTail = () => _journal.TailAddress;
+        _bodyTail = () => _bodies.TailAddress;
     }
 
     internal SpoolLog Bodies => _bodies;
@@ -165,7 +170,7 @@ public sealed partial class MessageSpool : IAsyncDisposable
 
             var record = AcceptedRecord.Create(id, _time.GetUtcNow(), body.Length, body.Chunks, envelope);
             var entry = new MessageEntry(id, record);
-            _index.AddPending(entry, () => _journal.TailAddress);
+            _index.AddPending(entry, _journalTail);
             try
             {
                 // From here the caller's token is ignored: once appended, the record commits within a commit latency
@@ -285,7 +290,7 @@ public sealed partial class MessageSpool : IAsyncDisposable
 
     internal ulong StartBody(BodyWriter writer)
     {
-        _index.PinBody(writer, () => _bodies.TailAddress);
+        _index.PinBody(writer, _bodyTail);
         return (ulong)Interlocked.Increment(ref _lastId);
     }
 

@@ -176,7 +176,8 @@ internal sealed class SpoolLog : IAsyncDisposable
         }
     }
 
-    private void Fail(Exception ex)
+    /// <summary>Marks the log (and through the callback the spool) Failed; internal so tests can inject a device failure.</summary>
+    internal void Fail(Exception ex)
     {
         if (Interlocked.CompareExchange(ref _failure, ex, null) is not null)
             return;
