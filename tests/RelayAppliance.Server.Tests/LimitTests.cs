@@ -128,13 +128,31 @@ public sealed class LimitTests
     [Fact]
     public async Task ConnectionsPerClientBeyondTheLimitGet421()
     {
-        await using var relay = await RelayFixture.StartAsync(configure: o => o with { MaxConnectionsPerClient = 2 });
+        await using var relay = await RelayFixture.StartAsync(trusted: false, configure: o => o with { MaxConnectionsPerClient = 2 });
         await using var first = await RawSmtpClient.ConnectAsync(relay.Port);
         await using var second = await RawSmtpClient.ConnectAsync(relay.Port);
         await using var third = await RawSmtpClient.ConnectAsync(relay.Port, readGreeting: false);
         Assert.StartsWith("421 4.7.0", await third.ReadReplyAsync());
         Assert.True(await third.IsClosedAsync());
         Assert.StartsWith("250", await first.CommandAsync("NOOP"));
+    }
+
+    [Fact]
+    public async Task TrustedClientsHaveNoPerClientLimit()
+    {
+        await using var relay = await RelayFixture.StartAsync(trusted: true, configure: o => o with { MaxConnectionsPerClient = 1 });
+        await using var first = await RawSmtpClient.ConnectAsync(relay.Port);
+        await using var second = await RawSmtpClient.ConnectAsync(relay.Port);
+        Assert.StartsWith("250", await second.CommandAsync("NOOP"));
+    }
+
+    [Fact]
+    public async Task ConnectionsBeyondTheTotalGet421()
+    {
+        await using var relay = await RelayFixture.StartAsync(trusted: true, configure: o => o with { MaxConnections = 1 });
+        await using var first = await RawSmtpClient.ConnectAsync(relay.Port);
+        await using var second = await RawSmtpClient.ConnectAsync(relay.Port, readGreeting: false);
+        Assert.StartsWith("421 4.7.0", await second.ReadReplyAsync());
     }
 
     [Fact]
@@ -158,5 +176,26 @@ public sealed class LimitTests
         {
             await relay.DisposeAsync();
         }
+    }
+
+    [Fact]
+    public async Task BelowTheFreeSpaceFloorNewMailGets452()
+    {
+        await using var relay = await RelayFixture.StartAsync(freeSpaceFloor: long.MaxValue);
+        await using var client = await RawSmtpClient.ConnectAsync(relay.Port);
+        Assert.StartsWith("250", await client.CommandAsync("EHLO c"));
+        Assert.StartsWith("452 4.3.1", await client.CommandAsync("MAIL FROM:<a@example.org>"));
+    }
+
+    [Fact]
+    public async Task ACommitFailureAnswers451AndStopsAccepting()
+    {
+        await using var relay = await RelayFixture.StartAsync();
+        await using var client = await OpenTransactionAsync(relay);
+        Assert.StartsWith("354", await client.CommandAsync("DATA"));
+        relay.Spool.Journal.Fail(new IOException("simulated device error"));
+        Assert.StartsWith("451 4.3.0", await client.CommandAsync("lost\r\n."));
+        Assert.StartsWith("451 4.3.0", await client.CommandAsync("MAIL FROM:<a@example.org>"));
+        Assert.Empty(relay.Spool.List());
     }
 }

@@ -106,7 +106,8 @@ public sealed class SmtpServer : IAsyncDisposable
         try
         {
             socket.NoDelay = true;
-            if (total > Options.MaxConnections || fromClient > Options.MaxConnectionsPerClient)
+            // Like Postfix (smtpd_client_event_limit_exceptions = $mynetworks), trusted networks have no per-client limit.
+            if (total > Options.MaxConnections || fromClient > Options.MaxConnectionsPerClient && !Policy.IsTrusted(address))
             {
                 Log.ConnectionRefused(Logger, address, total > Options.MaxConnections ? "too many connections" : "too many connections from this client");
                 await RefuseAsync(socket, implicitTls).ConfigureAwait(false);
