@@ -57,7 +57,7 @@ public sealed class IngressTests
         await client.SendAsync("EHLO client.test\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@localhost>\r\nRCPT TO:<c@relay.test>\r\nDATA\r\n");
         var ehlo = await client.ReadReplyAsync();
         Assert.Contains("250-PIPELINING", ehlo);
-        Assert.Contains("250-CHUNKING", ehlo);
+        Assert.Contains("CHUNKING", ehlo);
         Assert.StartsWith("250 2.1.0", await client.ReadReplyAsync());
         Assert.StartsWith("250 2.1.5", await client.ReadReplyAsync());
         Assert.StartsWith("250 2.1.5", await client.ReadReplyAsync());
@@ -80,7 +80,7 @@ public sealed class IngressTests
         await using var relay = await RelayFixture.StartAsync();
         await using var client = await RawSmtpClient.ConnectAsync(relay.Port);
         Assert.StartsWith("250", await client.CommandAsync("EHLO c"));
-        await client.SendAsync("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@localhost>\r\nBDAT 14\r\nSubject: x\r\n\r\nBDAT 7 LAST\r\n.dot\r\n\r\n");
+        await client.SendAsync("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@localhost>\r\nBDAT 14\r\nSubject: x\r\n\r\nBDAT 8 LAST\r\n.dot\r\n\r\n");
         Assert.StartsWith("250 2.1.0", await client.ReadReplyAsync());
         Assert.StartsWith("250 2.1.5", await client.ReadReplyAsync());
         Assert.StartsWith("250 2.0.0", await client.ReadReplyAsync());

@@ -13,7 +13,7 @@ internal static partial class Log
     public static partial void ConnectionRefused(ILogger logger, IPAddress client, string reason);
 
     [LoggerMessage(1002, LogLevel.Information, "Queued {MessageId} from {Client}: {Size} bytes, {Recipients} recipients")]
-    public static partial void MessageQueued(ILogger logger, string messageId, string client, long size, int recipients);
+    public static partial void MessageQueued(ILogger logger, RelayAppliance.Spool.MessageId messageId, string client, long size, int recipients);
 
     [LoggerMessage(1003, LogLevel.Warning, "Session {Client}: discarded {Bytes} bytes pipelined after STARTTLS (injection attempt)")]
     public static partial void StartTlsInjection(ILogger logger, string client, long bytes);

@@ -44,7 +44,6 @@ internal sealed partial class SmtpSession
         }
         FailTransaction(unstuffer.SawBareLineEnding ? SmtpReplies.BareLineEndingInData
             : unstuffer.SawLongLine ? SmtpReplies.DataLineTooLong : SmtpReplies.MessageTooBig);
-        await _writer.FlushAsync().ConfigureAwait(false);
     }
 
     /// <summary>Runs the un-stuffer over the buffer into the body chunk; stops when the chunk is full or data ends.</summary>
@@ -174,9 +173,10 @@ internal sealed partial class SmtpSession
     }
 
     /// <summary>Makes the message durable, then (and only then) says 250.</summary>
-    private async Task AcceptMessageAsync()
+    private async ValueTask AcceptMessageAsync()
     {
         MessageId id;
+        var size = _body.Length;
         try
         {
             id = await _server.Spool.AcceptAsync(_body, _envelope, CancellationToken.None).ConfigureAwait(false);
@@ -185,15 +185,13 @@ internal sealed partial class SmtpSession
         {
             Log.SpoolFailed(_server.Logger, _client, e);
             FailTransaction(SmtpReplies.LocalError);
-            await _writer.FlushAsync().ConfigureAwait(false);
             return;
         }
-        Log.MessageQueued(_server.Logger, id.ToString(), _client, _body.Length, _envelope.RecipientCount);
+        Log.MessageQueued(_server.Logger, id, _client, size, _envelope.RecipientCount);
         ResetTransaction();
         var span = _writer.GetSpan(64);
         Utf8.TryWrite(span, $"250 2.0.0 Ok: queued as {id.Value:x16}\r\n", out var written);
-        _writer.Advance(written);
-        await _writer.FlushAsync().ConfigureAwait(false);
+        _writer.Advance(written); // flushed by the next read that would wait, together with any pipelined replies
     }
 
     /// <summary>RFC 5321 §4.4 trace header, with the RFC 3848 protocol name (ESMTPS, ESMTPSA, UTF8SMTPS …).</summary>

@@ -161,12 +161,11 @@ internal sealed partial class SmtpSession
                 case Next.ReadMore:
                     if (result.IsCompleted)
                     {
+                        await _writer.FlushAsync().ConfigureAwait(false);
                         return; // client went away
                     }
-                    await _writer.FlushAsync().ConfigureAwait(false);
                     break;
                 case Next.Data:
-                    await _writer.FlushAsync().ConfigureAwait(false);
                     await ReceiveDataAsync().ConfigureAwait(false);
                     break;
                 case Next.Bdat:
@@ -204,10 +203,22 @@ internal sealed partial class SmtpSession
         }
     }
 
-    private ValueTask<ReadResult> ReadAsync()
+    /// <summary>
+    /// Returns buffered input at once; only when the session would block does it first flush the replies written
+    /// so far, so a pipelined burst is answered in one write (RFC 2920 §3.1) and nothing waits on an unsent reply.
+    /// </summary>
+    private async ValueTask<ReadResult> ReadAsync()
     {
+        if (_reader.TryRead(out var buffered))
+        {
+            return buffered;
+        }
+        if (_writer.UnflushedBytes > 0)
+        {
+            await _writer.FlushAsync().ConfigureAwait(false);
+        }
         _idle.CancelAfter(_options.IdleTimeout);
-        return _reader.ReadAsync(_idle.Token);
+        return await _reader.ReadAsync(_idle.Token).ConfigureAwait(false);
     }
 
     /// <summary>Answers every complete line in the buffer; stops early when the next step needs I/O.</summary>
