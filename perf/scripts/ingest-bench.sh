@@ -52,7 +52,7 @@ wait_banner() {  # HOST PORT: poll up to 30 s for a 220 greeting
 
 # --- (i) smtp-sink: accepts everything, writes nothing ----------------------------------------------
 smtp-sink -u nobody -m 1000 "$SINK" 1024 >"$W/sink.log" 2>&1 &
-PIDS+=($!)
+PIDS+=($!); disown $!  # killed at exit; disown keeps bash from reporting that
 wait_banner ${SINK/:/ }
 
 # --- (ii) a private stock Postfix: its own config and queue under $W, discard after queueing ---------
@@ -123,7 +123,7 @@ relayd_start() {
     rm -rf "$W/relayd"
     "$RELAYD" run --Relay:DataDirectory="$W/relayd" --Smtp:Listen:0=$RELAY --Relay:Hostname=bench-relayd.example.test \
         --Relay:LocalDomains:0=example.test --Smtp:MaxConnectionsPerClient=200 --Log:Level=Warning >>"$W/relayd.log" 2>&1 &
-    RELAYD_PID=$!; PIDS+=($RELAYD_PID)
+    RELAYD_PID=$!; PIDS+=($RELAYD_PID); disown $RELAYD_PID
     wait_banner ${RELAY/:/ }
 }
 relayd_stop() { kill -TERM "$RELAYD_PID"; timeout 30 tail --pid="$RELAYD_PID" -f /dev/null || kill -9 "$RELAYD_PID"; }

@@ -122,9 +122,9 @@ def cmd_send(a):
                     pending = None
                     m = QUEUED.search(full)
                     with lock:
-                        if code == 250 and m:
+                        if code == 250:  # any 250 counts (Postfix/smtp-sink ids differ); ids only from relayd's form
                             state["acked"] += 1
-                            if ids:
+                            if ids and m:
                                 ids.write(m.group(1).decode().lower() + "\n")
                             if lat:
                                 lat.write(f"{dt:.6f}\n")
