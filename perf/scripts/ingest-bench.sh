@@ -143,11 +143,12 @@ run_source() {
 }
 median() { printf '%s\n' "$@" | grep -v fail | sort -n | awk '{v[NR]=$1} END {print NR ? v[int((NR+1)/2)] : "fail"}'; }
 
+# Rounds interleave the targets (sink, postfix, relayd, sink, ...) so that load from other work on the
+# machine hits all three alike instead of one block of runs.
 declare -A RATE ALL
 for s in $SESSIONS; do
-    for target in sink postfix relayd; do
-        runs=()
-        for ((r = 1; r <= REPS; r++)); do
+    for ((r = 1; r <= REPS; r++)); do
+        for target in sink postfix relayd; do
             case $target in
                 sink) rate=$(run_source $SINK "$s") ;;
                 postfix) postfix_drain; rate=$(run_source $POSTFIX "$s") ;;
@@ -159,11 +160,13 @@ for s in $SESSIONS; do
                     # a rate only counts if every message really is in the spool
                     [ "$queued" = "$MSGS" ] || { echo "relayd queued $queued of $MSGS" >&2; rate=fail; } ;;
             esac
-            echo "  $target -s $s run $r: $rate msgs/s" >&2
-            runs+=("$rate")
+            echo "  $target -s $s run $r: $rate msgs/s (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+            ALL[$target,$s]="${ALL[$target,$s]:-}${ALL[$target,$s]:+ }$rate"
         done
-        RATE[$target,$s]=$(median "${runs[@]}")
-        ALL[$target,$s]="${runs[*]}"
+    done
+    for target in sink postfix relayd; do
+        # shellcheck disable=SC2086  # word splitting of the run list is intended
+        RATE[$target,$s]=$(median ${ALL[$target,$s]})
     done
 done
 
@@ -185,10 +188,11 @@ ratio() { python3 -c "a, b = '$1', '$2'; print('n/a' if 'fail' in (a, b) else f'
     echo "Written by \`perf/scripts/ingest-bench.sh\` (do not edit the numbers by hand)."
     echo
     echo "- Date: $(date -u +%Y-%m-%dT%H:%MZ)"
-    echo "- Command: \`REPS=$REPS MSGS=$MSGS SIZE=$SIZE perf/scripts/ingest-bench.sh\`; each rate is"
+    echo "- Command: \`REPS=$REPS MSGS=$MSGS SIZE=$SIZE perf/scripts/ingest-bench.sh\` (as root); each rate is"
     echo "  \`smtp-source -s S -m $MSGS -l $SIZE\` wall time, median of $REPS runs (all runs listed)"
     echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr), disk $(df -h "$W" | awk 'NR==2 {print $1}') ($(findmnt -no FSTYPE -T "$W"))"
-    echo "- Load average before the run: ${LOAD_BEFORE:-?} (other work on the machine skews all three alike)"
+    echo "- Load average before the run: ${LOAD_BEFORE:-?}, after: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared with other"
+    echo "  builds; runs are interleaved sink/postfix/relayd so such load hits the three alike)"
     echo "- relayd $("$RELAYD" --version | awk '{print $2}') ($RELAYD); Postfix $(postconf -d -h mail_version) (private instance, discard transport); smtp-sink from the same package"
     echo "- Client, servers and disk share the machine's cores; all traffic is on loopback inside one network namespace."
     echo
