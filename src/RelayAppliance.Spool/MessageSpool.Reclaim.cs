@@ -69,8 +69,8 @@ public sealed partial class MessageSpool
         try
         {
             await CompactJournalAsync(cancellationToken).ConfigureAwait(false);
-            await TruncateAsync(_journal, _index.JournalTruncationTarget(() => _journal.TailAddress), cancellationToken).ConfigureAwait(false);
-            await TruncateAsync(_bodies, _index.BodyTruncationTarget(() => _bodies.TailAddress), cancellationToken).ConfigureAwait(false);
+            await TruncateAsync(_journal, _index.JournalTruncationTarget(_journalTail), cancellationToken).ConfigureAwait(false);
+            await TruncateAsync(_bodies, _index.BodyTruncationTarget(_bodyTail), cancellationToken).ConfigureAwait(false);
         }
         finally
         {

@@ -25,6 +25,9 @@ public sealed partial class MessageSpool : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private SpoolLog _journal = null!;
     private SpoolLog _bodies = null!;
+    // Cached so the per-message index calls (which read a tail under the index lock) allocate no closure.
+    private readonly Func<long> _journalTail;
+    private readonly Func<long> _bodyTail;
     private ITimer? _diskTimer;
     private Task _reclaimLoop = Task.CompletedTask;
     private long _lastId;
@@ -40,6 +43,8 @@ public sealed partial class MessageSpool : IAsyncDisposable
         _time = time;
         _lock = spoolLock;
         _index = new MessageIndex(_tuning.BodySegmentBits, _tuning.JournalSegmentBits);
+        _journalTail = () => _journal.TailAddress;
+        _bodyTail = () => _bodies.TailAddress;
     }
 
     internal SpoolLog Bodies => _bodies;
@@ -66,6 +71,8 @@ public sealed partial class MessageSpool : IAsyncDisposable
             spool._journal = SpoolLog.Open("journal", Path.Combine(options.Directory, "journal"),
                 t.JournalPageBits, t.JournalMemoryBits, t.JournalSegmentBits, loggerFactory, spool.OnCommitFailure);
             ulong maxId = spool.RebuildIndex();
+            // Before B can reuse the addresses above its recovered tail (and before any mail is accepted).
+            spool.AppendStartupMarker();
 
             // Ids stay unique across restarts: above everything journaled, and above anything an earlier run could have
             // handed out in a past millisecond (4096 ids per ms of headroom).
@@ -87,11 +94,22 @@ public sealed partial class MessageSpool : IAsyncDisposable
         }
     }
 
-    /// <summary>Scans J once, in order, applying base records and removals; returns the largest id seen.</summary>
+    /// <summary>
+    /// Scans J once, in order, applying base records and removals; returns the largest id seen.
+    /// </summary>
+    /// <remarks>
+    /// AcceptAsync commits B and J concurrently, so a crash can leave a committed Accepted whose chunks B never
+    /// committed (never acknowledged: the 250 waits for both). A base record is therefore valid only if its chunks
+    /// end at or below the B committed address in force for it: the Startup marker that follows it in J, or for
+    /// records after the last marker, B's CommittedUntilAddress now. Invalid ones are dropped; the marker this open
+    /// appends makes that verdict durable, because B reuses those addresses from now on.
+    /// </remarks>
     private ulong RebuildIndex()
     {
         ulong maxId = 0;
         long address = 0;
+        // Base records replayed since the last Startup marker, not yet checked against B.
+        var sinceMarker = new List<MessageEntry>();
         try
         {
             using var iterator = _journal.Log.Scan(_journal.BeginAddress, _journal.CommittedUntilAddress);
@@ -106,10 +124,15 @@ public sealed partial class MessageSpool : IAsyncDisposable
                 switch (header.Kind)
                 {
                     case RecordKind.Accepted or RecordKind.Carry:
-                        _index.ReplayBase(new MessageEntry(header.MessageId, entry.Length == length ? entry : record.ToArray()), address);
+                        var message = new MessageEntry(header.MessageId, entry.Length == length ? entry : record.ToArray());
+                        _index.ReplayBase(message, address);
+                        sinceMarker.Add(message);
                         break;
                     case RecordKind.MessageDone:
                         _index.ReplayDone(header.MessageId);
+                        break;
+                    case RecordKind.Startup:
+                        DropUnbacked(sinceMarker, RecordLayout.ReadStartup(record));
                         break;
                 }
             }
@@ -118,19 +141,59 @@ public sealed partial class MessageSpool : IAsyncDisposable
         {
             throw new SpoolRecoveryException($"The journal in '{_options.Directory}' is unreadable near address {address}: {ex.Message}", ex);
         }
+        int dropped = DropUnbacked(sinceMarker, _bodies.CommittedUntilAddress);
+        if (dropped > 0)
+            SpoolLogMessages.DroppedUnbacked(_logger, dropped, _bodies.CommittedUntilAddress);
 
-        // Every body J points at must still be in B (§7.6.4); otherwise B lost committed data.
+        // What survived was backed by B when its marker was written, and B's commits never go back (high-water
+        // guard), so every body must still be in B (§7.6.4); otherwise B lost committed data.
         foreach (var entry in _index.AllForRecovery())
         {
             var view = AcceptedView.Parse(entry.Record);
             for (int i = 0; i < view.ChunkCount; i++)
             {
                 var chunk = view.GetChunk(i);
-                if (chunk.Address < _bodies.BeginAddress || chunk.Address >= _bodies.CommittedUntilAddress)
+                if (chunk.Address < _bodies.BeginAddress || RecordLayout.ChunkEnd(chunk) > _bodies.CommittedUntilAddress)
                     throw new SpoolRecoveryException($"Message {new MessageId(entry.Id)} refers to body address {chunk.Address}, outside the recovered body log [{_bodies.BeginAddress}, {_bodies.CommittedUntilAddress}); refusing to start.");
             }
         }
         return maxId;
+    }
+
+    /// <summary>Removes the replayed base records whose chunks end beyond <paramref name="bodyCommitted"/>; clears the list.</summary>
+    private int DropUnbacked(List<MessageEntry> entries, long bodyCommitted)
+    {
+        int dropped = 0;
+        foreach (var entry in entries)
+        {
+            var view = AcceptedView.Parse(entry.Record);
+            for (int i = 0; i < view.ChunkCount; i++)
+            {
+                if (RecordLayout.ChunkEnd(view.GetChunk(i)) > bodyCommitted)
+                {
+                    // A no-op when a later base record of the same message already replaced this one.
+                    if (_index.ReplayDrop(entry))
+                        dropped++;
+                    break;
+                }
+            }
+        }
+        entries.Clear();
+        return dropped;
+    }
+
+    /// <summary>
+    /// Appends and commits Startup{B.CommittedUntilAddress} to J. Until it is durable nothing may be appended to B:
+    /// a later recovery would otherwise check an unacknowledged Accepted against B's then larger committed address
+    /// and resurrect it over another message's bytes.
+    /// </summary>
+    private void AppendStartupMarker()
+    {
+        var marker = new byte[RecordLayout.StartupSize];
+        RecordLayout.WriteStartup(marker, _bodies.CommittedUntilAddress);
+        long address = _journal.Log.Enqueue(marker);
+        _journal.Signal();
+        _journal.WaitForCommitAsync(address, CancellationToken.None).AsTask().GetAwaiter().GetResult();
     }
 
     public SpoolHealth Health => _failed ? SpoolHealth.Failed : _lowDisk ? SpoolHealth.LowDiskSpace : SpoolHealth.Healthy;
@@ -138,10 +201,14 @@ public sealed partial class MessageSpool : IAsyncDisposable
     public BodyWriter CreateBodyWriter() => new(this, _tuning.ChunkBufferSize);
 
     /// <summary>
-    /// Makes the message durable: flushes the last chunk, waits for the body log commit, appends Accepted to the
-    /// journal and waits for its commit. Returns only when a crash can no longer lose the message.
-    /// Throws SpoolUnavailableException (451) on commit failure. Resets the body writer.
+    /// Makes the message durable: flushes the last chunk, appends Accepted to the journal and waits for both logs'
+    /// commits, which run concurrently (one commit latency, not two). Returns only when a crash can no longer lose
+    /// the message. Throws SpoolUnavailableException (451) on commit failure. Resets the body writer.
     /// </summary>
+    /// <remarks>
+    /// J may thus hold a committed Accepted whose body B never committed; it was never acknowledged, and recovery
+    /// drops it (RebuildIndex, Startup markers).
+    /// </remarks>
     public async ValueTask<MessageId> AcceptAsync(BodyWriter body, EnvelopeBuilder envelope, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(body);
@@ -156,16 +223,14 @@ public sealed partial class MessageSpool : IAsyncDisposable
 
             await body.FlushChunkAsync(cancellationToken).ConfigureAwait(false);
             ulong id = body.EnsureMessageId();
-            if (body.LastChunkAddress is { } lastChunk)
-            {
-                // J must never point at a body that is not durable (§7.3.3).
+            // B's commit starts now and overlaps building and appending the Accepted record.
+            long? lastChunk = body.LastChunkAddress;
+            if (lastChunk is not null)
                 _bodies.Signal();
-                await _bodies.WaitForCommitAsync(lastChunk, cancellationToken).ConfigureAwait(false);
-            }
 
             var record = AcceptedRecord.Create(id, _time.GetUtcNow(), body.Length, body.Chunks, envelope);
             var entry = new MessageEntry(id, record);
-            _index.AddPending(entry, () => _journal.TailAddress);
+            _index.AddPending(entry, _journalTail);
             try
             {
                 // From here the caller's token is ignored: once appended, the record commits within a commit latency
@@ -173,10 +238,21 @@ public sealed partial class MessageSpool : IAsyncDisposable
                 long address = await _journal.EnqueueAsync(record, CancellationToken.None).ConfigureAwait(false);
                 _index.SetJournalAddress(entry, address);
                 _journal.Signal();
-                await _journal.WaitForCommitAsync(address, CancellationToken.None).ConfigureAwait(false);
+                var journalDurable = _journal.WaitForCommitAsync(address, CancellationToken.None);
+                var bodyDurable = lastChunk is { } chunk ? _bodies.WaitForCommitAsync(chunk, CancellationToken.None) : default;
+                try
+                {
+                    await bodyDurable.ConfigureAwait(false);
+                }
+                finally
+                {
+                    // Always observed, so that a failure of either log surfaces and no wait is left dangling.
+                    await journalDurable.ConfigureAwait(false);
+                }
             }
             catch
             {
+                // Not acknowledged: whatever of it reached disk is dropped at recovery or is a harmless duplicate.
                 _index.Remove(entry);
                 throw;
             }
@@ -285,7 +361,7 @@ public sealed partial class MessageSpool : IAsyncDisposable
 
     internal ulong StartBody(BodyWriter writer)
     {
-        _index.PinBody(writer, () => _bodies.TailAddress);
+        _index.PinBody(writer, _bodyTail);
         return (ulong)Interlocked.Increment(ref _lastId);
     }
 

@@ -37,4 +37,8 @@ internal static partial class SpoolLogMessages
 
     [LoggerMessage(EventId = 2008, Level = LogLevel.Warning, Message = "Could not read free space of {Directory}")]
     public static partial void DiskCheckFailed(ILogger logger, Exception exception, string directory);
+
+    [LoggerMessage(EventId = 2009, Level = LogLevel.Warning,
+        Message = "Dropped {Count} journaled messages whose bodies the body log never committed (cut by a crash before their 250; the clients will retry); body log committed until {BodyCommitted}")]
+    public static partial void DroppedUnbacked(ILogger logger, int count, long bodyCommitted);
 }

@@ -4,15 +4,6 @@ namespace RelayAppliance.Server.Tests;
 
 public sealed class LimitTests
 {
-    private static async Task<RawSmtpClient> OpenTransactionAsync(RelayFixture relay)
-    {
-        var client = await RawSmtpClient.ConnectAsync(relay.Port);
-        Assert.StartsWith("250", await client.CommandAsync("EHLO c"));
-        Assert.StartsWith("250", await client.CommandAsync("MAIL FROM:<a@example.org>"));
-        Assert.StartsWith("250", await client.CommandAsync("RCPT TO:<b@localhost>"));
-        return client;
-    }
-
     [Fact]
     public async Task CommandLineLongerThan512IsRefusedAndTheSessionContinues()
     {
@@ -27,7 +18,7 @@ public sealed class LimitTests
     public async Task TextLineLongerThan1000RejectsTheMessageAndTheSessionContinues()
     {
         await using var relay = await RelayFixture.StartAsync();
-        await using var client = await OpenTransactionAsync(relay);
+        await using var client = await RawSmtpClient.OpenTransactionAsync(relay.Port);
         Assert.StartsWith("354", await client.CommandAsync("DATA"));
         Assert.StartsWith("500 5.5.2", await client.CommandAsync(new string('y', 1200) + "\r\n."));
         Assert.StartsWith("250", await client.CommandAsync("NOOP"));
@@ -38,7 +29,7 @@ public sealed class LimitTests
     public async Task RecipientsBeyondTheLimitGet452()
     {
         await using var relay = await RelayFixture.StartAsync();
-        await using var client = await OpenTransactionAsync(relay);
+        await using var client = await RawSmtpClient.OpenTransactionAsync(relay.Port);
         var pipelined = new StringBuilder();
         for (var i = 2; i <= 101; i++)
         {
@@ -69,7 +60,7 @@ public sealed class LimitTests
     public async Task OversizedDataIsRefusedWhileStreamingAndTheSessionStaysUsable()
     {
         await using var relay = await RelayFixture.StartAsync();
-        await using var client = await OpenTransactionAsync(relay);
+        await using var client = await RawSmtpClient.OpenTransactionAsync(relay.Port);
         Assert.StartsWith("354", await client.CommandAsync("DATA"));
         var line = new string('z', 998) + "\r\n";
         var body = new StringBuilder();
@@ -90,7 +81,7 @@ public sealed class LimitTests
     public async Task OversizedBdatIsRefusedAtLast()
     {
         await using var relay = await RelayFixture.StartAsync();
-        await using var client = await OpenTransactionAsync(relay);
+        await using var client = await RawSmtpClient.OpenTransactionAsync(relay.Port);
         var chunk = new byte[600_000];
         Array.Fill(chunk, (byte)'q');
         await client.SendAsync("BDAT 600000\r\n");
@@ -128,7 +119,7 @@ public sealed class LimitTests
     [Fact]
     public async Task ConnectionsPerClientBeyondTheLimitGet421()
     {
-        await using var relay = await RelayFixture.StartAsync(configure: o => o with { MaxConnectionsPerClient = 2 });
+        await using var relay = await RelayFixture.StartAsync(trusted: false, configure: o => o with { MaxConnectionsPerClient = 2 });
         await using var first = await RawSmtpClient.ConnectAsync(relay.Port);
         await using var second = await RawSmtpClient.ConnectAsync(relay.Port);
         await using var third = await RawSmtpClient.ConnectAsync(relay.Port, readGreeting: false);
@@ -138,12 +129,30 @@ public sealed class LimitTests
     }
 
     [Fact]
+    public async Task TrustedClientsHaveNoPerClientLimit()
+    {
+        await using var relay = await RelayFixture.StartAsync(trusted: true, configure: o => o with { MaxConnectionsPerClient = 1 });
+        await using var first = await RawSmtpClient.ConnectAsync(relay.Port);
+        await using var second = await RawSmtpClient.ConnectAsync(relay.Port);
+        Assert.StartsWith("250", await second.CommandAsync("NOOP"));
+    }
+
+    [Fact]
+    public async Task ConnectionsBeyondTheTotalGet421()
+    {
+        await using var relay = await RelayFixture.StartAsync(trusted: true, configure: o => o with { MaxConnections = 1 });
+        await using var first = await RawSmtpClient.ConnectAsync(relay.Port);
+        await using var second = await RawSmtpClient.ConnectAsync(relay.Port, readGreeting: false);
+        Assert.StartsWith("421 4.7.0", await second.ReadReplyAsync());
+    }
+
+    [Fact]
     public async Task ShutdownLetsAnOpenDataTransactionFinish()
     {
         var relay = await RelayFixture.StartAsync();
         try
         {
-            await using var busy = await OpenTransactionAsync(relay);
+            await using var busy = await RawSmtpClient.OpenTransactionAsync(relay.Port);
             await using var idle = await RawSmtpClient.ConnectAsync(relay.Port);
             Assert.StartsWith("354", await busy.CommandAsync("DATA"));
             await busy.SendAsync("Subject: in flight\r\n\r\n");
@@ -158,5 +167,26 @@ public sealed class LimitTests
         {
             await relay.DisposeAsync();
         }
+    }
+
+    [Fact]
+    public async Task BelowTheFreeSpaceFloorNewMailGets452()
+    {
+        await using var relay = await RelayFixture.StartAsync(freeSpaceFloor: long.MaxValue);
+        await using var client = await RawSmtpClient.ConnectAsync(relay.Port);
+        Assert.StartsWith("250", await client.CommandAsync("EHLO c"));
+        Assert.StartsWith("452 4.3.1", await client.CommandAsync("MAIL FROM:<a@example.org>"));
+    }
+
+    [Fact]
+    public async Task ACommitFailureAnswers451AndStopsAccepting()
+    {
+        await using var relay = await RelayFixture.StartAsync();
+        await using var client = await RawSmtpClient.OpenTransactionAsync(relay.Port);
+        Assert.StartsWith("354", await client.CommandAsync("DATA"));
+        relay.Spool.Journal.Fail(new IOException("simulated device error"));
+        Assert.StartsWith("451 4.3.0", await client.CommandAsync("lost\r\n."));
+        Assert.StartsWith("451 4.3.0", await client.CommandAsync("MAIL FROM:<a@example.org>"));
+        Assert.Empty(relay.Spool.List());
     }
 }

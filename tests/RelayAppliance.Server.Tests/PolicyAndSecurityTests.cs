@@ -123,10 +123,7 @@ public sealed class PolicyAndSecurityTests
     public async Task SmugglingAttemptsNeverEndDataAndAreRejected(string smuggled)
     {
         await using var relay = await RelayFixture.StartAsync();
-        await using var client = await RawSmtpClient.ConnectAsync(relay.Port);
-        Assert.StartsWith("250", await client.CommandAsync("EHLO c"));
-        Assert.StartsWith("250", await client.CommandAsync("MAIL FROM:<a@example.org>"));
-        Assert.StartsWith("250", await client.CommandAsync("RCPT TO:<b@localhost>"));
+        await using var client = await RawSmtpClient.OpenTransactionAsync(relay.Port);
         Assert.StartsWith("354", await client.CommandAsync("DATA"));
         await client.SendAsync(smuggled + "RCPT TO:<c@localhost>\r\nDATA\r\nsecond\r\n.\r\n");
         Assert.StartsWith("550 5.6.0", await client.ReadReplyAsync());
@@ -138,10 +135,7 @@ public sealed class PolicyAndSecurityTests
     public async Task NormalisePolicyRewritesBareLineEndingsButKeepsTheRealTerminator()
     {
         await using var relay = await RelayFixture.StartAsync(configure: o => o with { BareLineEndings = Smtp.BareLineEndingPolicy.Normalize });
-        await using var client = await RawSmtpClient.ConnectAsync(relay.Port);
-        Assert.StartsWith("250", await client.CommandAsync("EHLO c"));
-        Assert.StartsWith("250", await client.CommandAsync("MAIL FROM:<a@example.org>"));
-        Assert.StartsWith("250", await client.CommandAsync("RCPT TO:<b@localhost>"));
+        await using var client = await RawSmtpClient.OpenTransactionAsync(relay.Port);
         Assert.StartsWith("354", await client.CommandAsync("DATA"));
         await client.SendAsync("one\ntwo\n.\nthree\r\n.\r\n");
         Assert.StartsWith("250 2.0.0", await client.ReadReplyAsync());

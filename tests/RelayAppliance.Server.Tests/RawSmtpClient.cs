@@ -29,6 +29,16 @@ internal sealed class RawSmtpClient : IAsyncDisposable
         return client;
     }
 
+    /// <summary>Connects and opens a transaction: EHLO, MAIL FROM:&lt;a@example.org&gt;, RCPT TO:&lt;b@localhost&gt;.</summary>
+    public static async Task<RawSmtpClient> OpenTransactionAsync(int port)
+    {
+        var client = await ConnectAsync(port);
+        Assert.StartsWith("250", await client.CommandAsync("EHLO c"));
+        Assert.StartsWith("250", await client.CommandAsync("MAIL FROM:<a@example.org>"));
+        Assert.StartsWith("250", await client.CommandAsync("RCPT TO:<b@localhost>"));
+        return client;
+    }
+
     public Task SendAsync(string text) => SendAsync(Encoding.UTF8.GetBytes(text));
 
     public async Task SendAsync(byte[] bytes)

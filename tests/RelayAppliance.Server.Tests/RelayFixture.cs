@@ -34,11 +34,12 @@ internal sealed class RelayFixture : IAsyncDisposable
     public static async Task<RelayFixture> StartAsync(
         bool trusted = true,
         bool tls = false,
-        Func<SmtpServerOptions, SmtpServerOptions>? configure = null)
+        Func<SmtpServerOptions, SmtpServerOptions>? configure = null,
+        long freeSpaceFloor = 0)
     {
         var directory = Path.Combine(Path.GetTempPath(), "relay-test-" + Guid.NewGuid().ToString("n"));
         System.IO.Directory.CreateDirectory(directory);
-        var spool = MessageSpool.Open(new SpoolOptions { Directory = Path.Combine(directory, "spool"), FreeSpaceFloorBytes = 0 },
+        var spool = MessageSpool.Open(new SpoolOptions { Directory = Path.Combine(directory, "spool"), FreeSpaceFloorBytes = freeSpaceFloor },
             NullLoggerFactory.Instance, TimeProvider.System);
         var certificate = tls ? TestCertificate.Value : null;
         var endpoints = new List<ListenEndpoint> { new(new IPEndPoint(IPAddress.Loopback, 0), false) };

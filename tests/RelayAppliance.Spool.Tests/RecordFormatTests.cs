@@ -19,8 +19,9 @@ public sealed class RecordFormatTests
         Assert.Equal(7, (byte)RecordKind.Carry);
         Assert.Equal(8, (byte)RecordKind.MailboxDeliver);
         Assert.Equal(9, (byte)RecordKind.MailboxDelete);
+        Assert.Equal(10, (byte)RecordKind.Startup);
         Assert.Equal(64, (byte)RecordKind.Chunk);
-        Assert.Equal(10, Enum.GetValues<RecordKind>().Length);
+        Assert.Equal(11, Enum.GetValues<RecordKind>().Length);
 
         Assert.Equal(0, (byte)DoneReason.AllRecipientsFinal);
         Assert.Equal(1, (byte)DoneReason.DeletedByOperator);
@@ -111,6 +112,13 @@ public sealed class RecordFormatTests
         var done = new byte[RecordLayout.DoneSize];
         RecordLayout.WriteDone(done, 42, DoneReason.DeletedByOperator, DateTimeOffset.FromUnixTimeMilliseconds(5));
         Assert.Equal([5, 1, 42, 0, 0, 0, 0, 0, 0, 0, 1, 5, 0, 0, 0, 0, 0, 0, 0], done);
+
+        var startup = new byte[RecordLayout.StartupSize];
+        RecordLayout.WriteStartup(startup, 0x0102030405);
+        Assert.Equal([10, 1, 0, 0, 0, 0, 0, 0, 0, 0, 5, 4, 3, 2, 1, 0, 0, 0], startup);
+        Assert.Equal(0x0102030405, RecordLayout.ReadStartup(startup));
+        // A chunk entry ends after FASTER's header, our prefix and the payload.
+        Assert.Equal(1000 + 12 + 12 + 500, RecordLayout.ChunkEnd(new BodyChunk(1000, 500)));
     }
 
     [Theory]

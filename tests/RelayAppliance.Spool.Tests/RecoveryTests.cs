@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using RelayAppliance.Spool.Records;
 using RelayAppliance.Spool.Storage;
 
 namespace RelayAppliance.Spool.Tests;
@@ -137,6 +138,89 @@ public sealed class RecoveryTests
             Assert.Equal([6], manager.GetCommitMetadata(3));
             Assert.Equal([4, 5], manager.GetCommitMetadata(2));
             Assert.Equal(300, manager.OpenedHighWater);
+        }
+    }
+
+    [Fact]
+    public async Task An_Accepted_whose_body_was_never_committed_is_dropped_and_stays_dropped()
+    {
+        using var temp = new TempSpool();
+        var keptBody = SpoolTestExtensions.Body(2000, 1);
+        var orphanBody = SpoolTestExtensions.Body(150_000, 2); // three chunks, spanning body pages
+        MessageId kept, orphan;
+        long orphanStart, orphanEnd;
+        await using (var spool = temp.Open())
+        {
+            kept = await spool.AcceptAsync(keptBody);
+
+            // The crash window of the concurrent commit: chunks appended to B, Accepted committed in J, B not committed.
+            var writer = spool.CreateBodyWriter();
+            await SpoolTestExtensions.WriteBodyAsync(writer, orphanBody);
+            await writer.FlushChunkAsync(CancellationToken.None);
+            orphan = new MessageId(writer.EnsureMessageId());
+            var envelope = new EnvelopeBuilder();
+            envelope.SetSender("orphan@example.org"u8, false, false);
+            envelope.AddRecipient("b@example.net"u8, RecipientRoute.Remote);
+            var record = AcceptedRecord.Create(orphan.Value, DateTimeOffset.UtcNow, writer.Length, writer.Chunks, envelope);
+            orphanStart = writer.Chunks[0].Address;
+            orphanEnd = RecordLayout.ChunkEnd(writer.Chunks[^1]);
+            long address = await spool.Journal.EnqueueAsync(record, CancellationToken.None);
+            spool.Journal.Signal();
+            await spool.Journal.WaitForCommitAsync(address, CancellationToken.None);
+            Assert.True(spool.Bodies.CommittedUntilAddress <= orphanStart);
+            spool.Bodies.AbandonUncommittedOnDispose();
+        }
+
+        var nextBody = SpoolTestExtensions.Body(200_000, 3);
+        MessageId next;
+        await using (var spool = temp.Open())
+        {
+            Assert.Equal([kept], spool.List().Select(m => m.Id));
+            Assert.Null(spool.Find(orphan));
+            // B restarts at its committed address: the new body reuses the orphan's addresses and commits past them.
+            Assert.True(spool.Bodies.TailAddress <= orphanStart);
+            next = await spool.AcceptAsync(nextBody);
+            Assert.True(spool.Bodies.CommittedUntilAddress >= orphanEnd);
+            Assert.True(next.Value > orphan.Value); // the dropped id is not handed out again
+            Assert.Equal(nextBody, await spool.ReadBodyAsync(next));
+        }
+
+        // The orphan's chunk references now lie inside committed B (someone else's bytes): the Startup marker of the
+        // previous open keeps it dropped, in this open and the ones after.
+        for (int i = 0; i < 2; i++)
+        {
+            await using var spool = temp.Open();
+            Assert.Equal([kept, next], spool.List().Select(m => m.Id));
+            Assert.Null(spool.Find(orphan));
+            Assert.Equal(keptBody, await spool.ReadBodyAsync(kept));
+            Assert.Equal(nextBody, await spool.ReadBodyAsync(next));
+        }
+    }
+
+    [Fact]
+    public async Task Concurrent_multi_chunk_accepts_survive_repeated_reopens()
+    {
+        using var temp = new TempSpool();
+        var bodies = new Dictionary<MessageId, byte[]>();
+        for (int round = 0; round < 3; round++)
+        {
+            await using (var spool = temp.Open())
+            {
+                Assert.Equal(bodies.Keys.OrderBy(k => k.Value), spool.List().Select(m => m.Id));
+                var accepted = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(async () =>
+                {
+                    var body = SpoolTestExtensions.Body(((i % 4) * 70_000) + 100 + round, (round * 100) + i);
+                    return (Id: await spool.AcceptAsync(body), Body: body);
+                })));
+                foreach (var (id, body) in accepted)
+                    bodies.Add(id, body);
+            }
+            await using (var spool = temp.Open())
+            {
+                Assert.Equal(bodies.Keys.OrderBy(k => k.Value), spool.List().Select(m => m.Id));
+                foreach (var (id, body) in bodies)
+                    Assert.Equal(body, await spool.ReadBodyAsync(id));
+            }
         }
     }
 }

@@ -159,3 +159,24 @@ public sealed class SpoolTests
         }
     }
 }
+
+public sealed class FailureTests
+{
+    [Fact]
+    public async Task A_commit_failure_makes_the_spool_Failed_and_accepts_throw_unavailable()
+    {
+        using var temp = new TempSpool();
+        await using var spool = temp.Open();
+        var kept = await spool.AcceptAsync([1, 2, 3]);
+
+        spool.Journal.Fail(new IOException("simulated device error"));
+
+        Assert.Equal(SpoolHealth.Failed, spool.Health);
+        var writer = spool.CreateBodyWriter();
+        await Assert.ThrowsAsync<SpoolUnavailableException>(async () => await spool.AcceptAsync([4], writer: writer));
+        await Assert.ThrowsAsync<SpoolUnavailableException>(async () => await spool.DeleteAsync(kept, CancellationToken.None));
+        // The queue stays readable for the operator.
+        Assert.Equal([kept], spool.List().Select(m => m.Id));
+        Assert.Equal(0, writer.Length); // AcceptAsync reset the writer even on failure
+    }
+}

@@ -84,6 +84,7 @@ internal static class Logging
     /// <summary>One line per event on stderr (journald keeps it); stdout stays clean for command output.</summary>
     public static ILoggerFactory CreateFactory(LogLevel level) => LoggerFactory.Create(builder => builder
         .SetMinimumLevel(level)
+        .AddFilter("FASTER", level > LogLevel.Warning ? level : LogLevel.Warning) // FASTER narrates recovery at Information
         .AddSimpleConsole(options =>
         {
             options.SingleLine = true;

@@ -96,7 +96,16 @@ public sealed class SmtpServer : IAsyncDisposable
 
     private async Task RunConnectionAsync(Socket socket, bool implicitTls)
     {
-        var address = ((IPEndPoint)socket.RemoteEndPoint!).Address;
+        IPAddress address;
+        try
+        {
+            address = ((IPEndPoint)socket.RemoteEndPoint!).Address;
+        }
+        catch (SocketException)
+        {
+            socket.Dispose(); // reset before we looked at it
+            return;
+        }
         if (address.IsIPv4MappedToIPv6)
         {
             address = address.MapToIPv4();
@@ -106,7 +115,8 @@ public sealed class SmtpServer : IAsyncDisposable
         try
         {
             socket.NoDelay = true;
-            if (total > Options.MaxConnections || fromClient > Options.MaxConnectionsPerClient)
+            // Like Postfix (smtpd_client_event_limit_exceptions = $mynetworks), trusted networks have no per-client limit.
+            if (total > Options.MaxConnections || fromClient > Options.MaxConnectionsPerClient && !Policy.IsTrusted(address))
             {
                 Log.ConnectionRefused(Logger, address, total > Options.MaxConnections ? "too many connections" : "too many connections from this client");
                 await RefuseAsync(socket, implicitTls).ConfigureAwait(false);
@@ -177,9 +187,9 @@ public sealed class SmtpServer : IAsyncDisposable
         {
             session.Abort();
         }
-        while (!_sessions.IsEmpty)
+        for (var i = 0; i < 500 && !_sessions.IsEmpty; i++)
         {
-            await Task.Delay(10).ConfigureAwait(false);
+            await Task.Delay(10).ConfigureAwait(false); // aborted sessions unwind as their reads fail
         }
     }
 

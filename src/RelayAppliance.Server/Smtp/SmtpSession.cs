@@ -142,7 +142,8 @@ internal sealed partial class SmtpSession
             var result = await ReadAsync().ConfigureAwait(false);
             if (result.IsCanceled || _stopRequested && _state < SmtpState.MailGiven)
             {
-                if (_stopRequested)
+                _reader.AdvanceTo(result.Buffer.Start); // keep any input for the transaction still in progress
+                if (_stopRequested && _state < SmtpState.MailGiven)
                 {
                     _writer.Write(SmtpReplies.ShuttingDown);
                     await _writer.FlushAsync().ConfigureAwait(false);

@@ -249,6 +249,15 @@ internal sealed class MessageIndex(int bodySegmentBits, int journalSegmentBits)
         Publish(entry);
     }
 
+    /// <summary>Recovery: forgets a base record whose body B never committed; false when it was already replaced.</summary>
+    public bool ReplayDrop(MessageEntry entry)
+    {
+        if (!ReferenceEquals(_messages.GetValueOrDefault(entry.Id), entry))
+            return false;
+        Remove(entry);
+        return true;
+    }
+
     public void ReplayDone(ulong id)
     {
         if (_messages.TryGetValue(id, out var entry))

@@ -16,6 +16,9 @@ namespace RelayAppliance.Spool.Records;
 //                      clientAddress, helo, authUser (each u16 length + UTF-8; authUser present iff HasAuthUser)
 // J  Carry v1          exactly the Accepted layout with the current recipient states; replaces all earlier state of msgId
 // J  MessageDone v1    header, reason u8 (DoneReason), at i64 (unix ms)
+// J  Startup v1        header (msgId 0), bodyCommittedUntil i64: B's CommittedUntilAddress when this run opened.
+//                      A base record (Accepted/Carry/Moved) before it is valid only if its chunks end at or below
+//                      that address (B and J commit concurrently; see MessageSpool.RebuildIndex).
 //
 // FasterLog adds its own 12-byte entry header (length + 8-byte checksum, LogChecksum = PerEntry) and aligns to 4.
 
@@ -31,6 +34,7 @@ internal enum RecordKind : byte
     Carry = 7,
     MailboxDeliver = 8,
     MailboxDelete = 9,
+    Startup = 10,
     /// <summary>Body log only; far from the journal kinds so a record read from the wrong log is obvious.</summary>
     Chunk = 64,
 }
@@ -86,11 +90,14 @@ internal static class RecordLayout
     public const byte ChunkVersion = 1;
     public const byte AcceptedVersion = 1;
     public const byte DoneVersion = 1;
+    public const byte StartupVersion = 1;
 
     /// <summary>Our prefix in front of a chunk's payload: header + seq.</summary>
     public const int ChunkPrefixSize = RecordHeader.Size + 2;
 
     public const int DoneSize = RecordHeader.Size + 1 + 8;
+
+    public const int StartupSize = RecordHeader.Size + 8;
 
     /// <summary>Payload bytes per chunk so that one FASTER entry fills <paramref name="bufferSize"/> exactly (keeps pages dense).</summary>
     public static int ChunkCapacity(int bufferSize) => (bufferSize - ChunkPrefixSize - FasterEntryHeaderSize) & ~3;
@@ -118,10 +125,27 @@ internal static class RecordLayout
         BinaryPrimitives.WriteInt64LittleEndian(destination[(RecordHeader.Size + 1)..], at.ToUnixTimeMilliseconds());
     }
 
+    /// <summary>Where a chunk entry ends in B: a commit covers it only if CommittedUntilAddress is at or past this.</summary>
+    public static long ChunkEnd(BodyChunk chunk) => chunk.Address + FasterEntryHeaderSize + ChunkPrefixSize + chunk.Length;
+
+    public static void WriteStartup(Span<byte> destination, long bodyCommittedUntil)
+    {
+        new RecordHeader(RecordKind.Startup, StartupVersion, 0).Write(destination);
+        BinaryPrimitives.WriteInt64LittleEndian(destination[RecordHeader.Size..], bodyCommittedUntil);
+    }
+
+    public static long ReadStartup(ReadOnlySpan<byte> record)
+    {
+        if (record.Length != StartupSize)
+            throw new InvalidDataException($"Startup record of {record.Length} bytes, expected {StartupSize}.");
+        return BinaryPrimitives.ReadInt64LittleEndian(record[RecordHeader.Size..]);
+    }
+
     public static byte MaxKnownVersion(RecordKind kind) => kind switch
     {
         RecordKind.Accepted or RecordKind.Carry => AcceptedVersion,
         RecordKind.MessageDone => DoneVersion,
+        RecordKind.Startup => StartupVersion,
         RecordKind.Chunk => ChunkVersion,
         _ => 0,
     };

@@ -20,6 +20,7 @@ internal sealed class SpoolLog : IAsyncDisposable
     private readonly SemaphoreSlim _signal = new(0);
     private int _pending;
     private volatile bool _stopping;
+    private volatile bool _commitOnStop = true;
     private Task _committer = Task.CompletedTask;
 
     private SpoolLog(string name, string directory, int pageBits, int segmentBits, FasterLog log, IDevice device, SlotCommitManager commits,
@@ -159,6 +160,8 @@ internal sealed class SpoolLog : IAsyncDisposable
         while (true)
         {
             await _signal.WaitAsync().ConfigureAwait(false);
+            if (_stopping && !_commitOnStop)
+                return;
             // Clear the flag before reading the tail: a producer that appends after this point signals again.
             Volatile.Write(ref _pending, 0);
             try
@@ -176,7 +179,14 @@ internal sealed class SpoolLog : IAsyncDisposable
         }
     }
 
-    private void Fail(Exception ex)
+    /// <summary>
+    /// Tests: makes dispose behave like a crash for this log: whatever was appended but not yet committed stays
+    /// uncommitted (no commit on the way out).
+    /// </summary>
+    internal void AbandonUncommittedOnDispose() => _commitOnStop = false;
+
+    /// <summary>Marks the log (and through the callback the spool) Failed; internal so tests can inject a device failure.</summary>
+    internal void Fail(Exception ex)
     {
         if (Interlocked.CompareExchange(ref _failure, ex, null) is not null)
             return;
@@ -192,7 +202,7 @@ internal sealed class SpoolLog : IAsyncDisposable
         try
         {
             // Lets anyone still waiting finish; everything appended is either a durable message or dead space.
-            if (Failure is null && Log.TailAddress > Log.CommittedUntilAddress)
+            if (_commitOnStop && Failure is null && Log.TailAddress > Log.CommittedUntilAddress)
                 await Log.CommitAsync().ConfigureAwait(false);
         }
         catch (Exception ex)
