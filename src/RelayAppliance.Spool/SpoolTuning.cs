@@ -6,14 +6,19 @@ namespace RelayAppliance.Spool;
 /// </summary>
 internal sealed record SpoolTuning
 {
-    /// <summary>Journal: 4 MiB pages (an Accepted record must fit in one page), 32 MiB buffer, 256 MiB segments.</summary>
+    /// <summary>Journal: 4 MiB pages (an Accepted record must fit in one page), 8 MiB buffer (two pages, FASTER's
+    /// minimum; records are small), 256 MiB segments.</summary>
     public int JournalPageBits { get; init; } = 22;
-    public int JournalMemoryBits { get; init; } = 25;
+    public int JournalMemoryBits { get; init; } = 23;
     public int JournalSegmentBits { get; init; } = 28;
 
-    /// <summary>Bodies: 8 MiB pages hold 128 chunk entries of exactly 64 KiB, 64 MiB buffer, 1 GiB segments.</summary>
-    public int BodyPageBits { get; init; } = 23;
-    public int BodyMemoryBits { get; init; } = 26;
+    /// <summary>
+    /// Bodies: 1 MiB pages hold 16 chunk entries of exactly 64 KiB, a 4 MiB buffer, 1 GiB segments. The buffer bounds
+    /// what a streaming body costs in RSS (a 50 MB message must not raise it by more than a few MB); full pages are
+    /// flushed in the background while DATA streams, so a small buffer costs no throughput at disk speed.
+    /// </summary>
+    public int BodyPageBits { get; init; } = 20;
+    public int BodyMemoryBits { get; init; } = 22;
     public int BodySegmentBits { get; init; } = 30;
 
     /// <summary>Size of the pooled chunk buffer; one chunk entry (our prefix + payload + FASTER header) fills it exactly.</summary>

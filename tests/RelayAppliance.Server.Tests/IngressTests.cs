@@ -155,3 +155,35 @@ public sealed class IngressTests
         Assert.Equal("", queued.Sender);
     }
 }
+
+public sealed class LargeMessageTests
+{
+    [Theory]
+    [InlineData(65_000)]
+    [InlineData(131_024)]
+    [InlineData(1_500_000)]
+    [InlineData(4_000_000)]
+    public async Task BodiesAcrossManyChunksArriveByteExact(int approximateSize)
+    {
+        await using var relay = await RelayFixture.StartAsync(configure: o => o with { MaxMessageSize = 5_000_000 });
+        await using var client = await RawSmtpClient.OpenTransactionAsync(relay.Port);
+        Assert.StartsWith("354", await client.CommandAsync("DATA"));
+        var random = new Random(approximateSize);
+        var content = new StringBuilder("Subject: big\r\n\r\n");
+        while (content.Length < approximateSize)
+        {
+            var line = new string((char)('a' + random.Next(26)), random.Next(0, 998));
+            content.Append(random.Next(10) == 0 ? "." + line : line).Append("\r\n"); // some lines need dot-stuffing
+        }
+        var stuffed = content.ToString().Replace("\r\n.", "\r\n..", StringComparison.Ordinal);
+        await client.SendAsync(stuffed + ".\r\n");
+        Assert.StartsWith("250 2.0.0", await client.ReadReplyAsync());
+
+        var queued = Assert.Single(relay.Spool.List());
+        using var body = new MemoryStream();
+        await relay.Spool.CopyBodyToAsync(queued.Id, body, CancellationToken.None);
+        var stored = Encoding.ASCII.GetString(body.ToArray());
+        Assert.EndsWith(content.ToString(), stored);
+        Assert.Equal(stored.Length, queued.Size);
+    }
+}

@@ -108,7 +108,7 @@ public struct DotUnstuffer
                 case State.LineStart:
                     if (b == Dot)
                     {
-                        Consume(ref consumed);
+                        consumed++; // not counted yet: a stuffing dot is not part of the line (RFC 5321 §4.5.3.1.6)
                         _state = State.Dot;
                     }
                     else
@@ -160,6 +160,7 @@ public struct DotUnstuffer
                         if (b == Lf)
                         {
                             Emit(Dot, output, ref written);
+                            CountLineBytes(1);
                         }
 
                         _state = State.MidLine;
@@ -177,6 +178,7 @@ public struct DotUnstuffer
 
                     // ".", bare CR, then b: not the terminator. The line is "." followed by a bare CR.
                     Emit(Dot, output, ref written);
+                    CountLineBytes(1);
                     Emit(Cr, output, ref written);
                     BareLineEnding(output, ref written, alreadyEmittedCr: true);
                     break;
@@ -222,7 +224,8 @@ public struct DotUnstuffer
         CountLineBytes(1);
     }
 
-    // RFC 5321 §4.5.3.1.6: 1000 octets per text line including CRLF, counted as received (stuffing dot included).
+    // RFC 5321 §4.5.3.1.6: 1000 octets per text line including CRLF, "not counting the leading dot duplicated for
+    // transparency".
     private void CountLineBytes(int count)
     {
         if (_lineLength > _maxLineLength - count)

@@ -56,6 +56,11 @@ internal sealed partial class SmtpSession
             var input = segment.Span;
             while (!input.IsEmpty)
             {
+                if (!tooBig && _body.IsFull)
+                {
+                    consumed = position; // the last pass filled the chunk exactly: flush before writing more
+                    return DataStatus.OutputFull;
+                }
                 var output = tooBig ? Discard() : _body.GetSpan();
                 status = unstuffer.Process(input, output, out var used, out var written);
                 input = input[used..];
@@ -70,11 +75,6 @@ internal sealed partial class SmtpSession
                     }
                 }
                 if (status == DataStatus.EndOfData)
-                {
-                    consumed = position;
-                    return status;
-                }
-                if (status == DataStatus.OutputFull && !tooBig && _body.IsFull)
                 {
                     consumed = position;
                     return status;

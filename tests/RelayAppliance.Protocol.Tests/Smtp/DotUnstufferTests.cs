@@ -193,9 +193,11 @@ public sealed class DotUnstufferTests
             Assert.True(flagged.SawLongLine, feed.ToString());
             Assert.Equal(tooLong.Length - 3, flagged.Output.Length); // content still passes through
 
-            // The stuffing dot is part of the line as transmitted.
+            // RFC 5321 §4.5.3.1.6: the dot duplicated for transparency does not count, the content dot does.
             byte[] stuffed = Encoding.ASCII.GetBytes("." + new string('.', 998) + "\r\n.\r\n");
-            Assert.True(Run(stuffed, feed).SawLongLine, feed.ToString());
+            Assert.False(Run(stuffed, feed).SawLongLine, feed.ToString());
+            byte[] stuffedTooLong = Encoding.ASCII.GetBytes("." + new string('.', 999) + "\r\n.\r\n");
+            Assert.True(Run(stuffedTooLong, feed).SawLongLine, feed.ToString());
 
             byte[] manyShort = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat(new string('b', 900) + "\r\n", 5)) + ".\r\n");
             Assert.False(Run(manyShort, feed).SawLongLine, feed.ToString());
