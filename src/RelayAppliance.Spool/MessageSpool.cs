@@ -128,6 +128,10 @@ public sealed partial class MessageSpool : IAsyncDisposable
                         _index.ReplayBase(message, address);
                         sinceMarker.Add(message);
                         break;
+                    case RecordKind.Moved:
+                        if (_index.ReplayMoved(header.MessageId, RecordLayout.ReadMoved(record)) is { } moved)
+                            sinceMarker.Add(moved);
+                        break;
                     case RecordKind.MessageDone:
                         _index.ReplayDone(header.MessageId);
                         break;
@@ -160,24 +164,32 @@ public sealed partial class MessageSpool : IAsyncDisposable
         return maxId;
     }
 
-    /// <summary>Removes the replayed base records whose chunks end beyond <paramref name="bodyCommitted"/>; clears the list.</summary>
+    /// <summary>
+    /// Removes the replayed base records whose chunks end beyond <paramref name="bodyCommitted"/>; clears the list.
+    /// An unbacked Moved (not expected: it is appended only after B committed its chunks) falls back to the state it
+    /// replaced. Newest first, so that state, if it is in the list too, is checked after it is restored.
+    /// </summary>
     private int DropUnbacked(List<MessageEntry> entries, long bodyCommitted)
     {
         int dropped = 0;
-        foreach (var entry in entries)
+        for (int e = entries.Count - 1; e >= 0; e--)
         {
+            var entry = entries[e];
             var view = AcceptedView.Parse(entry.Record);
             for (int i = 0; i < view.ChunkCount; i++)
             {
                 if (RecordLayout.ChunkEnd(view.GetChunk(i)) > bodyCommitted)
                 {
                     // A no-op when a later base record of the same message already replaced this one.
-                    if (_index.ReplayDrop(entry))
+                    if (_index.ReplayDrop(entry) && entry.Replaced is null)
                         dropped++;
                     break;
                 }
             }
         }
+        // The replaced states are needed only until their Moved has been checked.
+        foreach (var entry in entries)
+            entry.Replaced = null;
         entries.Clear();
         return dropped;
     }
@@ -334,20 +346,37 @@ public sealed partial class MessageSpool : IAsyncDisposable
     public async ValueTask CopyBodyToAsync(MessageId id, Stream destination, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        var entry = _index.Find(id.Value) ?? throw new KeyNotFoundException($"Message {id} is not in the queue.");
-        var chunks = ChunksOf(entry.Record);
-        foreach (var chunk in chunks)
+        // The pin keeps B from being truncated past these chunks while we read them, even if copy-forward switches
+        // the message to a new copy meanwhile (the old copy then goes at the first reclamation after we finish).
+        var reader = new object();
+        var record = _index.FindForRead(id.Value, reader) ?? throw new KeyNotFoundException($"Message {id} is not in the queue.");
+        try
         {
-            var (owner, length) = await _bodies.Log.ReadAsync(chunk.Address, MemoryPool<byte>.Shared,
-                RecordLayout.ChunkPrefixSize + chunk.Length, cancellationToken).ConfigureAwait(false);
-            using (owner)
+            foreach (var chunk in ChunksOf(record))
             {
-                // Null when the address is no longer in the log (deleted and reclaimed meanwhile).
-                if (owner is null || !RecordLayout.IsExpectedChunk(owner.Memory.Span[..length], id.Value, chunk.Length))
-                    throw new KeyNotFoundException($"The body of message {id} is no longer readable at address {chunk.Address}.");
-                await destination.WriteAsync(owner.Memory.Slice(RecordLayout.ChunkPrefixSize, chunk.Length), cancellationToken).ConfigureAwait(false);
+                var (owner, length) = await ReadChunkAsync(id.Value, chunk, cancellationToken).ConfigureAwait(false);
+                using (owner)
+                    await destination.WriteAsync(owner.Memory.Slice(RecordLayout.ChunkPrefixSize, chunk.Length), cancellationToken).ConfigureAwait(false);
             }
         }
+        finally
+        {
+            _index.UnpinBody(reader);
+        }
+    }
+
+    /// <summary>Reads one chunk entry (our prefix + payload) from B and checks it is the one the journal means.</summary>
+    private async ValueTask<(IMemoryOwner<byte> Owner, int Length)> ReadChunkAsync(ulong id, BodyChunk chunk, CancellationToken cancellationToken)
+    {
+        var (owner, length) = await _bodies.Log.ReadAsync(chunk.Address, MemoryPool<byte>.Shared,
+            RecordLayout.ChunkPrefixSize + chunk.Length, cancellationToken).ConfigureAwait(false);
+        // Null when the address is no longer in the log (a bug now that readers pin B, or corruption).
+        if (owner is null || !RecordLayout.IsExpectedChunk(owner.Memory.Span[..length], id, chunk.Length))
+        {
+            owner?.Dispose();
+            throw new KeyNotFoundException($"The body of message {new MessageId(id)} is no longer readable at address {chunk.Address}.");
+        }
+        return (owner, length);
     }
 
     private static BodyChunk[] ChunksOf(byte[] record)

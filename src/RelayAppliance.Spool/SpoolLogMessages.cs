@@ -41,4 +41,8 @@ internal static partial class SpoolLogMessages
     [LoggerMessage(EventId = 2009, Level = LogLevel.Warning,
         Message = "Dropped {Count} journaled messages whose bodies the body log never committed (cut by a crash before their 250; the clients will retry); body log committed until {BodyCommitted}")]
     public static partial void DroppedUnbacked(ILogger logger, int count, long bodyCommitted);
+
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Debug,
+        Message = "Copied {Count} live messages ({Bytes} body bytes) forward out of body segment {Segment}")]
+    public static partial void CopiedForward(ILogger logger, int count, long bytes, long segment);
 }

@@ -33,6 +33,18 @@ internal sealed record SpoolTuning
     /// <summary>Compact the journal only when live records are at most this fraction of the reclaimable bytes.</summary>
     public double JournalCompactionLiveFraction { get; init; } = 0.25;
 
+    /// <summary>
+    /// Copy the live messages of B's head segment forward (so that it can be truncated) when their bytes are at most
+    /// this fraction of a segment: the copy costs that fraction of a segment's write to free a whole segment.
+    /// </summary>
+    public double BodyCopyForwardLiveFraction { get; init; } = 0.25;
+
+    /// <summary>
+    /// ... and every live message there is at least this old: young mail usually leaves by itself within minutes, and
+    /// copying it would only add writes. Tests set zero.
+    /// </summary>
+    public TimeSpan BodyCopyForwardMinAge { get; init; } = TimeSpan.FromMinutes(5);
+
     public static SpoolTuning Default { get; } = new();
 
     /// <summary>Tiny pages and segments: 64 KiB body pages, 128 KiB body segments, 8 KiB journal pages, 16 KiB journal segments.</summary>
@@ -55,5 +67,7 @@ internal sealed record SpoolTuning
             throw new ArgumentException("A segment must hold at least one page.");
         if (JournalMemoryBits < JournalPageBits + 1 || BodyMemoryBits < BodyPageBits + 1)
             throw new ArgumentException("The in-memory buffer must hold at least two pages.");
+        if (BodyCopyForwardLiveFraction is < 0 or > 1 || BodyCopyForwardMinAge < TimeSpan.Zero)
+            throw new ArgumentException("Copy-forward needs a live fraction in [0, 1] and a non-negative age.");
     }
 }

@@ -5,10 +5,12 @@ namespace RelayAppliance.Spool.Index;
 /// <summary>One queued message: its Accepted/Carry record is the whole state; strings are decoded on demand.</summary>
 internal sealed class MessageEntry
 {
+    private byte[] _record;
+
     public MessageEntry(ulong id, byte[] record)
     {
         Id = id;
-        Record = record;
+        _record = record;
         var view = AcceptedView.Parse(record);
         Size = view.Size;
         foreach (var r in view.Recipients)
@@ -19,7 +21,19 @@ internal sealed class MessageEntry
     }
 
     public ulong Id { get; }
-    public byte[] Record { get; }
+
+    /// <summary>
+    /// The state. Replaced (never mutated) by copy-forward with the same record at new chunk addresses, under the
+    /// index lock; readers that must not race that switch (body reads) take it through <see cref="MessageIndex.FindForRead"/>.
+    /// </summary>
+    public byte[] Record
+    {
+        get => Volatile.Read(ref _record);
+        set => Volatile.Write(ref _record, value);
+    }
+
+    /// <summary>Recovery only: the entry a replayed Moved replaced, restored if the Moved turns out unbacked.</summary>
+    public MessageEntry? Replaced { get; set; }
     public long Size { get; }
     public int OpenRecipients { get; }
 
@@ -174,6 +188,82 @@ internal sealed class MessageIndex(int bodySegmentBits, int journalSegmentBits)
         }
     }
 
+    /// <summary>
+    /// <see cref="Find"/> for a body read: also pins B at the message's lowest chunk until <see cref="UnpinBody"/>, so
+    /// a copy-forward that switches the message to new chunks meanwhile cannot get the old ones truncated under the
+    /// reader. Taken under the lock, the record and the pin are consistent with each other.
+    /// </summary>
+    public byte[]? FindForRead(ulong id, object reader)
+    {
+        lock (_gate)
+        {
+            if (!_messages.TryGetValue(id, out var entry) || !entry.Visible || entry.Deleting)
+                return null;
+            var record = entry.Record;
+            var view = AcceptedView.Parse(record);
+            long lowest = long.MaxValue;
+            for (int i = 0; i < view.ChunkCount; i++)
+                lowest = Math.Min(lowest, view.GetChunk(i).Address);
+            if (lowest != long.MaxValue)
+                _bodyPins[reader] = lowest;
+            return record;
+        }
+    }
+
+    /// <summary>The lowest B segment holding live chunks and its live bytes; null when nothing is live.</summary>
+    public (long Segment, long LiveBytes)? BodyHeadSegment()
+    {
+        lock (_gate)
+            return _bodyLive.Lowest() is { } segment ? (segment, _bodyLive.Counts[segment]) : null;
+    }
+
+    /// <summary>Durable, not-deleting messages with at least one chunk in B segment <paramref name="segment"/>.</summary>
+    public List<MessageEntry> MessagesInBodySegment(long segment)
+    {
+        lock (_gate)
+        {
+            var list = new List<MessageEntry>();
+            foreach (var entry in _messages.Values)
+            {
+                if (!entry.Visible || entry.Deleting)
+                    continue;
+                var view = AcceptedView.Parse(entry.Record);
+                for (int i = 0; i < view.ChunkCount; i++)
+                {
+                    if (view.GetChunk(i).Address >> bodySegmentBits == segment)
+                    {
+                        list.Add(entry);
+                        break;
+                    }
+                }
+            }
+            return list;
+        }
+    }
+
+    /// <summary>Still queued and not being deleted (a Moved may be appended for it).</summary>
+    public bool IsMovable(MessageEntry entry)
+    {
+        lock (_gate)
+            return !entry.Deleting && ReferenceEquals(_messages.GetValueOrDefault(entry.Id), entry);
+    }
+
+    /// <summary>
+    /// Copy-forward: the message's body now lives at the chunks of <paramref name="record"/> (its Moved is durable).
+    /// Moves the live bytes between B segments; a no-op when the message left the queue meanwhile.
+    /// </summary>
+    public void SwitchRecord(MessageEntry entry, byte[] record)
+    {
+        lock (_gate)
+        {
+            if (!ReferenceEquals(_messages.GetValueOrDefault(entry.Id), entry))
+                return;
+            AccountLocked(entry, -1);
+            entry.Record = record;
+            AccountLocked(entry, +1);
+        }
+    }
+
     /// <summary>A body writer started a message: nothing at or above the B tail (read under the lock) may be truncated.</summary>
     public void PinBody(object writer, Func<long> bodyTail)
     {
@@ -249,12 +339,34 @@ internal sealed class MessageIndex(int bodySegmentBits, int journalSegmentBits)
         Publish(entry);
     }
 
-    /// <summary>Recovery: forgets a base record whose body B never committed; false when it was already replaced.</summary>
+    /// <summary>
+    /// Recovery: a Moved replaces the chunk list of the message's current state (kept at its base record's J
+    /// address: the Moved is no base of its own, J truncation keeps it because it follows that base). Null when the
+    /// message is unknown: its base was compacted into a later Carry, which already holds the new chunks.
+    /// </summary>
+    public MessageEntry? ReplayMoved(ulong id, ReadOnlySpan<BodyChunk> chunks)
+    {
+        if (!_messages.TryGetValue(id, out var previous))
+            return null;
+        var entry = new MessageEntry(id, AcceptedRecord.WithChunks(previous.Record, chunks)) { Replaced = previous };
+        ReplayBase(entry, previous.JournalAddress);
+        return entry;
+    }
+
+    /// <summary>
+    /// Recovery: forgets a base record whose body B never committed; false when it was already replaced. An unbacked
+    /// Moved restores the state it replaced instead (whose chunks the caller checks in turn).
+    /// </summary>
     public bool ReplayDrop(MessageEntry entry)
     {
         if (!ReferenceEquals(_messages.GetValueOrDefault(entry.Id), entry))
             return false;
         Remove(entry);
+        if (entry.Replaced is { } previous)
+        {
+            previous.Visible = false; // so that ReplayBase publishes (counts) it again
+            ReplayBase(previous, previous.JournalAddress);
+        }
         return true;
     }
 

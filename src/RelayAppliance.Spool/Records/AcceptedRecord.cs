@@ -47,6 +47,23 @@ internal static class AcceptedRecord
         accepted.CopyTo(destination);
         destination[0] = (byte)RecordKind.Carry;
     }
+
+    /// <summary>A copy of an Accepted/Carry record with its body at other B addresses (copy-forward moves chunks one for one).</summary>
+    public static byte[] WithChunks(ReadOnlySpan<byte> record, ReadOnlySpan<BodyChunk> chunks)
+    {
+        var view = AcceptedView.Parse(record);
+        if (view.ChunkCount != chunks.Length)
+            throw new InvalidDataException($"Moved record lists {chunks.Length} chunks, the message has {view.ChunkCount}.");
+        var copy = record.ToArray();
+        int at = FixedSize;
+        for (int i = 0; i < chunks.Length; i++, at += ChunkRefSize)
+        {
+            if (chunks[i].Length != view.GetChunk(i).Length)
+                throw new InvalidDataException("Moved record: a chunk changed its length.");
+            BinaryPrimitives.WriteInt64LittleEndian(copy.AsSpan(at), chunks[i].Address);
+        }
+        return copy;
+    }
 }
 
 /// <summary>

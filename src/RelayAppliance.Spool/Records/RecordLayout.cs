@@ -16,6 +16,9 @@ namespace RelayAppliance.Spool.Records;
 //                      clientAddress, helo, authUser (each u16 length + UTF-8; authUser present iff HasAuthUser)
 // J  Carry v1          exactly the Accepted layout with the current recipient states; replaces all earlier state of msgId
 // J  MessageDone v1    header, reason u8 (DoneReason), at i64 (unix ms)
+// J  Moved v1          header, chunkCount i32, chunkCount × (address i64, length i32): the message's body now lives at
+//                      these B addresses (copy-forward); replaces the chunk list of the latest Accepted/Carry of msgId,
+//                      nothing else. Written only after B committed the new chunks.
 // J  Startup v1        header (msgId 0), bodyCommittedUntil i64: B's CommittedUntilAddress when this run opened.
 //                      A base record (Accepted/Carry/Moved) before it is valid only if its chunks end at or below
 //                      that address (B and J commit concurrently; see MessageSpool.RebuildIndex).
@@ -91,6 +94,7 @@ internal static class RecordLayout
     public const byte AcceptedVersion = 1;
     public const byte DoneVersion = 1;
     public const byte StartupVersion = 1;
+    public const byte MovedVersion = 1;
 
     /// <summary>Our prefix in front of a chunk's payload: header + seq.</summary>
     public const int ChunkPrefixSize = RecordHeader.Size + 2;
@@ -141,11 +145,40 @@ internal static class RecordLayout
         return BinaryPrimitives.ReadInt64LittleEndian(record[RecordHeader.Size..]);
     }
 
+    public static int MovedSize(int chunkCount) => RecordHeader.Size + 4 + (chunkCount * AcceptedRecord.ChunkRefSize);
+
+    public static byte[] CreateMoved(ulong messageId, ReadOnlySpan<BodyChunk> chunks)
+    {
+        var record = new byte[MovedSize(chunks.Length)];
+        new RecordHeader(RecordKind.Moved, MovedVersion, messageId).Write(record);
+        BinaryPrimitives.WriteInt32LittleEndian(record.AsSpan(RecordHeader.Size), chunks.Length);
+        int at = RecordHeader.Size + 4;
+        foreach (var chunk in chunks)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(record.AsSpan(at), chunk.Address);
+            BinaryPrimitives.WriteInt32LittleEndian(record.AsSpan(at + 8), chunk.Length);
+            at += AcceptedRecord.ChunkRefSize;
+        }
+        return record;
+    }
+
+    public static BodyChunk[] ReadMoved(ReadOnlySpan<byte> record)
+    {
+        int count = record.Length >= RecordHeader.Size + 4 ? BinaryPrimitives.ReadInt32LittleEndian(record[RecordHeader.Size..]) : -1;
+        if (count < 0 || record.Length != MovedSize(count))
+            throw new InvalidDataException($"Moved record of {record.Length} bytes does not match its chunk count.");
+        var chunks = new BodyChunk[count];
+        for (int i = 0, at = RecordHeader.Size + 4; i < count; i++, at += AcceptedRecord.ChunkRefSize)
+            chunks[i] = new BodyChunk(BinaryPrimitives.ReadInt64LittleEndian(record[at..]), BinaryPrimitives.ReadInt32LittleEndian(record[(at + 8)..]));
+        return chunks;
+    }
+
     public static byte MaxKnownVersion(RecordKind kind) => kind switch
     {
         RecordKind.Accepted or RecordKind.Carry => AcceptedVersion,
         RecordKind.MessageDone => DoneVersion,
         RecordKind.Startup => StartupVersion,
+        RecordKind.Moved => MovedVersion,
         RecordKind.Chunk => ChunkVersion,
         _ => 0,
     };
