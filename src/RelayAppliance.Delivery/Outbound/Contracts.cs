@@ -1,5 +1,6 @@
 // API CONTRACT STUBS (issue 3): what the delivery scheduler codes against. Implementations replace the bodies
 // and may add files and internal members; keep these public signatures.
+// SmtpOutboundConnection (public surface unchanged, now a partial class) lives in SmtpOutboundConnection*.cs.
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 
@@ -63,27 +64,4 @@ public sealed class OutboundProtocolException(string message, SmtpReply? reply =
     : Exception(message, inner)
 {
     public SmtpReply? Reply { get; } = reply;
-}
-
-/// <summary>
-/// One outbound SMTP connection on System.IO.Pipelines: greeting, EHLO (HELO fallback), STARTTLS per policy, AUTH
-/// PLAIN/LOGIN when credentials are given, then any number of transactions (RSET between), PIPELINING when offered.
-/// Refuses (as a 5xx result, not corruption) to send 8-bit or SMTPUTF8 mail to a server that lacks the extension,
-/// and messages over the server's SIZE.
-/// </summary>
-public sealed class SmtpOutboundConnection : IAsyncDisposable
-{
-    public static Task<SmtpOutboundConnection> ConnectAsync(
-        IPEndPoint endPoint, string remoteHostName, TlsPolicy tls, SmtpCredentials? credentials,
-        OutboundOptions options, CancellationToken cancellationToken) => throw new NotImplementedException();
-
-    public bool IsTls => throw new NotImplementedException();
-    /// <summary>False once the connection broke; the pool then discards it.</summary>
-    public bool IsUsable => throw new NotImplementedException();
-    public int TransactionsSent => throw new NotImplementedException();
-
-    public Task<TransactionResult> SendAsync(OutboundMessage message, CancellationToken cancellationToken) => throw new NotImplementedException();
-
-    /// <summary>QUIT politely (best effort) and close.</summary>
-    public ValueTask DisposeAsync() => throw new NotImplementedException();
 }
