@@ -1,7 +1,6 @@
-// API CONTRACT STUBS (issue 3): what the delivery scheduler codes against. Implementations replace the bodies
-// and may add files and internal members; keep these public signatures.
+// API CONTRACT (issue 3): what the delivery scheduler codes against; MxResolver lives in MxResolver.cs.
+// Keep these public signatures.
 using System.Net;
-using Microsoft.Extensions.Logging;
 
 namespace RelayAppliance.Delivery.Dns;
 
@@ -38,16 +37,4 @@ public sealed record MxHost(string Name, int Preference, IReadOnlyList<IPAddress
 public sealed record MxResult(MxOutcome Outcome, IReadOnlyList<MxHost> Hosts, string? Detail)
 {
     public static MxResult Temporary(string detail) => new(MxOutcome.TemporaryFailure, [], detail);
-}
-
-/// <summary>
-/// RFC 5321 §5.1 resolution with DnsClient: MX by preference, equal preferences shuffled, implicit MX from A/AAAA
-/// when there is no MX, null MX, NXDOMAIN; hosts whose names do not resolve are left out. Answers are cached by TTL
-/// (clamped to [MinimumTtl, MaximumTtl]); negative answers and temporary failures are cached briefly.
-/// </summary>
-public sealed class MxResolver
-{
-    public MxResolver(DnsOptions options, TimeProvider time, ILoggerFactory loggerFactory) => throw new NotImplementedException();
-
-    public ValueTask<MxResult> ResolveAsync(string domain, CancellationToken cancellationToken) => throw new NotImplementedException();
 }
