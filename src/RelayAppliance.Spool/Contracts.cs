@@ -18,12 +18,36 @@ public enum SpoolHealth : byte { Healthy = 0, LowDiskSpace, Failed }
 public enum RecipientRoute : byte { Remote = 0, Local = 1 } // persisted: never renumber
 public enum RecipientState : byte { Queued = 0, Delivered = 1, Deferred = 2, Failed = 3 } // persisted: never renumber
 
-public sealed record RecipientInfo(string Address, RecipientRoute Route, RecipientState State);
+/// <summary>What became of one delivery attempt for a recipient. Persisted: never renumber (values equal RecipientState's).</summary>
+public enum RecipientOutcome : byte { Delivered = 1, Deferred = 2, Failed = 3 }
+
+/// <summary>
+/// One recipient's result for <see cref="MessageSpool.RecordResultsAsync"/>. <paramref name="RecipientIndex"/> is the
+/// position in <see cref="QueuedMessageInfo.Recipients"/>. <paramref name="Detail"/> is the remote reply or our own
+/// error text; the spool keeps at most 512 bytes of it (UTF-8), <paramref name="RemoteHost"/> at most 255.
+/// </summary>
+public readonly record struct RecipientResult(int RecipientIndex, RecipientOutcome Outcome, string Detail, string? RemoteHost);
+
+/// <summary>A queued message with remote recipients still to deliver, due at <paramref name="DueAt"/> (may be in the past).</summary>
+public readonly record struct PendingDelivery(MessageId Id, DateTimeOffset DueAt);
+
+public sealed record RecipientInfo(string Address, RecipientRoute Route, RecipientState State)
+{
+    /// <summary>Delivery attempts with a recorded result (every outcome counts one).</summary>
+    public int Attempts { get; init; }
+    /// <summary>When a Deferred recipient is due again; null otherwise.</summary>
+    public DateTimeOffset? NextAttemptAt { get; init; }
+    /// <summary>The detail of the latest recorded result (remote reply or our error text), truncated.</summary>
+    public string? LastResult { get; init; }
+    /// <summary>The host that gave <see cref="LastResult"/>, when there was one.</summary>
+    public string? LastRemoteHost { get; init; }
+}
 
 public sealed record QueuedMessageInfo(
     MessageId Id, string Sender, IReadOnlyList<RecipientInfo> Recipients, long Size, DateTimeOffset ReceivedAt,
     string ClientAddress, string Helo, string? AuthenticatedUser, bool Tls, bool SmtpUtf8, bool EightBitMime);
 
+/// <summary>Recipients counts those not final yet (Queued or Deferred).</summary>
 public readonly record struct QueueStats(long Messages, long Recipients, long Bytes);
 
 /// <summary>Thrown when the spool cannot take mail now: the server answers 451 4.3.0.</summary>

@@ -1,4 +1,3 @@
-using System.Buffers;
 using RelayAppliance.Spool.Index;
 using RelayAppliance.Spool.Records;
 using RelayAppliance.Spool.Storage;
@@ -190,16 +189,10 @@ public sealed partial class MessageSpool
             candidates = _index.BasesBelow(tailSegmentStart, out bytes);
             foreach (var entry in candidates)
             {
-                var buffer = ArrayPool<byte>.Shared.Rent(entry.Record.Length);
-                try
-                {
-                    AcceptedRecord.WriteAsCarry(entry.Record, buffer);
-                    last = await _journal.EnqueueAsync(buffer.AsMemory(0, entry.Record.Length), CancellationToken.None).ConfigureAwait(false);
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                }
+                // Carry v2 holds the recipients' delivery state too: the result records before it are truncated
+                // with the old base. The state is stable here: results are recorded under the same mutation lock.
+                var carry = AcceptedRecord.CreateCarry(entry.Record, entry.Progress);
+                last = await _journal.EnqueueAsync(carry, CancellationToken.None).ConfigureAwait(false);
                 // Safe before the commit: only this (gated) method truncates, and it commits first.
                 _index.SetJournalAddress(entry, last);
             }

@@ -95,7 +95,7 @@ public sealed partial class MessageSpool : IAsyncDisposable
     }
 
     /// <summary>
-    /// Scans J once, in order, applying base records and removals; returns the largest id seen.
+    /// Scans J once, in order, applying base records, recipient results and removals; returns the largest id seen.
     /// </summary>
     /// <remarks>
     /// AcceptAsync commits B and J concurrently, so a crash can leave a committed Accepted whose chunks B never
@@ -124,13 +124,17 @@ public sealed partial class MessageSpool : IAsyncDisposable
                 switch (header.Kind)
                 {
                     case RecordKind.Accepted or RecordKind.Carry:
-                        var message = new MessageEntry(header.MessageId, entry.Length == length ? entry : record.ToArray());
+                        var message = MessageEntry.FromJournal(header.MessageId, record, entry.Length == length ? entry : null);
                         _index.ReplayBase(message, address);
                         sinceMarker.Add(message);
                         break;
                     case RecordKind.Moved:
                         if (_index.ReplayMoved(header.MessageId, RecordLayout.ReadMoved(record)) is { } moved)
                             sinceMarker.Add(moved);
+                        break;
+                    case RecordKind.RcptDelivered or RecordKind.RcptDeferred or RecordKind.RcptFailed:
+                        var (nextAttemptAt, results) = ResultRecord.Read(record);
+                        _index.ReplayResults(header.MessageId, ResultRecord.OutcomeOf(header.Kind), nextAttemptAt, results);
                         break;
                     case RecordKind.MessageDone:
                         _index.ReplayDone(header.MessageId);
@@ -227,6 +231,7 @@ public sealed partial class MessageSpool : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(envelope);
         if (!ReferenceEquals(body.Spool, this))
             throw new ArgumentException("The body writer belongs to another spool.", nameof(body));
+        MessageId messageId;
         try
         {
             ThrowIfUnavailable();
@@ -269,7 +274,7 @@ public sealed partial class MessageSpool : IAsyncDisposable
                 throw;
             }
             _index.Publish(entry);
-            return new MessageId(id);
+            messageId = new MessageId(id);
         }
         catch (Exception ex) when (IsStorageFailure(ex))
         {
@@ -279,6 +284,8 @@ public sealed partial class MessageSpool : IAsyncDisposable
         {
             body.Reset();
         }
+        RaiseMessageAccepted(messageId);
+        return messageId;
     }
 
     public IReadOnlyList<QueuedMessageInfo> List()
@@ -286,13 +293,13 @@ public sealed partial class MessageSpool : IAsyncDisposable
         var entries = _index.Snapshot();
         var list = new List<QueuedMessageInfo>(entries.Count);
         foreach (var entry in entries)
-            list.Add(AcceptedView.Parse(entry.Record).ToInfo());
+            list.Add(AcceptedView.Parse(entry.Record).ToInfo(entry.Progress));
         list.Sort(static (a, b) => a.Id.Value.CompareTo(b.Id.Value));
         return list;
     }
 
     public QueuedMessageInfo? Find(MessageId id)
-        => _index.Find(id.Value) is { } entry ? AcceptedView.Parse(entry.Record).ToInfo() : null;
+        => _index.Find(id.Value) is { } entry ? AcceptedView.Parse(entry.Record).ToInfo(entry.Progress) : null;
 
     public QueueStats GetStats() => _index.Stats;
 

@@ -45,4 +45,8 @@ internal static partial class SpoolLogMessages
     [LoggerMessage(EventId = 2010, Level = LogLevel.Debug,
         Message = "Copied {Count} live messages ({Bytes} body bytes) forward out of body segment {Segment}")]
     public static partial void CopiedForward(ILogger logger, int count, long bytes, long segment);
+
+    [LoggerMessage(EventId = 2011, Level = LogLevel.Error,
+        Message = "A MessageAccepted handler failed for message {MessageId}; the message is queued regardless")]
+    public static partial void MessageAcceptedHandlerFailed(ILogger logger, Exception exception, string messageId);
 }

@@ -37,6 +37,72 @@ public sealed class RecordFormatTests
         Assert.Equal(1, (byte)RecipientState.Delivered);
         Assert.Equal(2, (byte)RecipientState.Deferred);
         Assert.Equal(3, (byte)RecipientState.Failed);
+        // Outcomes are cast to states: equal values are part of the format.
+        Assert.Equal(1, (byte)RecipientOutcome.Delivered);
+        Assert.Equal(2, (byte)RecipientOutcome.Deferred);
+        Assert.Equal(3, (byte)RecipientOutcome.Failed);
+        Assert.Equal(3, Enum.GetValues<RecipientOutcome>().Length);
+
+        Assert.Equal(1, RecordLayout.MaxKnownVersion(RecordKind.Accepted));
+        Assert.Equal(2, RecordLayout.MaxKnownVersion(RecordKind.Carry));
+        Assert.Equal(1, RecordLayout.MaxKnownVersion(RecordKind.RcptDelivered));
+        Assert.Equal(1, RecordLayout.MaxKnownVersion(RecordKind.RcptDeferred));
+        Assert.Equal(1, RecordLayout.MaxKnownVersion(RecordKind.RcptFailed));
+    }
+
+    [Fact]
+    public void Result_record_layout_round_trips()
+    {
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(0x0102);
+        var next = DateTimeOffset.FromUnixTimeMilliseconds(0x0304);
+        var record = ResultRecord.Create(RecordKind.RcptDeferred, 42, at, next, [new ResultEntry(1, 2, "mx", "451 x"), new ResultEntry(3, 1, null, null)]);
+        Assert.Equal(
+            [3, 1, 42, 0, 0, 0, 0, 0, 0, 0, 2, 1, 0, 0, 0, 0, 0, 0, 4, 3, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,
+             1, 0, 0, 0, 2, 0, 0, 0, 2, 0, (byte)'m', (byte)'x', 5, 0, (byte)'4', (byte)'5', (byte)'1', (byte)' ', (byte)'x',
+             3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0],
+            record);
+        var (readNext, entries) = ResultRecord.Read(record);
+        Assert.Equal(next, readNext);
+        Assert.Equal([new ResultEntry(1, 2, "mx", "451 x"), new ResultEntry(3, 1, null, null)], entries);
+        Assert.Null(ResultRecord.Read(ResultRecord.Create(RecordKind.RcptDelivered, 42, at, null, [])).NextAttemptAt);
+        Assert.Throws<InvalidDataException>(() => ResultRecord.Read(record.AsSpan(0, record.Length - 1)));
+        Assert.Throws<InvalidDataException>(() => ResultRecord.Read([.. record, 0]));
+    }
+
+    [Fact]
+    public void Carry_v2_holds_the_recipient_states_and_v1_is_still_read()
+    {
+        var envelope = new EnvelopeBuilder();
+        envelope.SetSession("192.0.2.1", "h", null, tls: false);
+        envelope.SetSender("a@b"u8, false, false);
+        envelope.AddRecipient("c@d"u8, RecipientRoute.Remote);
+        envelope.AddRecipient("e@f"u8, RecipientRoute.Local);
+        var accepted = AcceptedRecord.Create(9, DateTimeOffset.UnixEpoch, 5, [new BodyChunk(64, 5)], envelope);
+        RecipientProgress[] progress =
+        [
+            new(RecipientState.Deferred, 3, DateTimeOffset.FromUnixTimeMilliseconds(77), "mx.d", "451 later"),
+            new(RecipientState.Queued, 0, null, null, null),
+        ];
+
+        var carry = AcceptedRecord.CreateCarry(accepted, progress);
+        Assert.Equal((byte)RecordKind.Carry, carry[0]);
+        Assert.Equal(2, carry[1]);
+        var entry = Index.MessageEntry.FromJournal(9, carry, null);
+        // The index keeps the envelope part, as a v1 record (whose state bytes are current, as in a Carry v1).
+        Assert.Equal(accepted.Length, entry.Record.Length);
+        Assert.Equal(1, entry.Record[1]);
+        var expected = AcceptedView.Parse(accepted).ToInfo(progress);
+        var actual = AcceptedView.Parse(entry.Record).ToInfo(progress);
+        Assert.Equal(expected, actual with { Recipients = expected.Recipients });
+        Assert.Equal(expected.Recipients, actual.Recipients);
+        Assert.Equal(progress, entry.Progress);
+        Assert.Equal(RecipientState.Deferred, AcceptedView.Parse(entry.Record).ToInfo().Recipients[0].State);
+        Assert.Throws<InvalidDataException>(() => Index.MessageEntry.FromJournal(9, carry.AsSpan(0, carry.Length - 1), null));
+
+        var carryV1 = new byte[accepted.Length];
+        AcceptedRecord.WriteAsCarry(accepted, carryV1);
+        Assert.Equal([new RecipientProgress(RecipientState.Queued, 0, null, null, null), new RecipientProgress(RecipientState.Queued, 0, null, null, null)],
+            Index.MessageEntry.FromJournal(9, carryV1, null).Progress);
     }
 
     [Fact]

@@ -2,22 +2,38 @@ using RelayAppliance.Spool.Records;
 
 namespace RelayAppliance.Spool.Index;
 
-/// <summary>One queued message: its Accepted/Carry record is the whole state; strings are decoded on demand.</summary>
+/// <summary>
+/// One queued message: its envelope (an Accepted/Carry v1 record, strings decoded on demand) and the delivery state
+/// of its recipients.
+/// </summary>
 internal sealed class MessageEntry
 {
     private byte[] _record;
+    private RecipientProgress[] _progress;
 
-    public MessageEntry(ulong id, byte[] record)
+    public MessageEntry(ulong id, byte[] record, RecipientProgress[]? progress = null)
     {
         Id = id;
         _record = record;
         var view = AcceptedView.Parse(record);
         Size = view.Size;
-        foreach (var r in view.Recipients)
-        {
-            if (r.State is RecipientState.Queued or RecipientState.Deferred)
-                OpenRecipients++;
-        }
+        _progress = progress ?? view.ReadProgress();
+        if (_progress.Length != view.RecipientCount)
+            throw new InvalidDataException("Recipient states do not match the envelope.");
+    }
+
+    /// <summary>
+    /// An entry from a journaled Accepted/Carry record. A Carry v2 is split: the index keeps its envelope part,
+    /// re-stamped as v1 (the layout every other path reads), and its state block as the progress.
+    /// </summary>
+    public static MessageEntry FromJournal(ulong id, ReadOnlySpan<byte> record, byte[]? exactCopy)
+    {
+        var view = AcceptedView.Parse(record);
+        if (!view.HasStateBlock)
+            return new MessageEntry(id, exactCopy ?? record.ToArray());
+        var envelope = record[..view.EnvelopeLength].ToArray();
+        envelope[1] = RecordLayout.AcceptedVersion;
+        return new MessageEntry(id, envelope, view.ReadProgress());
     }
 
     public ulong Id { get; }
@@ -35,7 +51,31 @@ internal sealed class MessageEntry
     /// <summary>Recovery only: the entry a replayed Moved replaced, restored if the Moved turns out unbacked.</summary>
     public MessageEntry? Replaced { get; set; }
     public long Size { get; }
-    public int OpenRecipients { get; }
+
+    /// <summary>
+    /// Per recipient, in envelope order. Copy-on-write: replaced as a whole under the index lock (so the open
+    /// recipient count in the stats moves with it), read without it.
+    /// </summary>
+    public RecipientProgress[] Progress
+    {
+        get => Volatile.Read(ref _progress);
+        set => Volatile.Write(ref _progress, value);
+    }
+
+    /// <summary>Recipients not final yet (Queued or Deferred, remote or local).</summary>
+    public int OpenRecipients
+    {
+        get
+        {
+            int open = 0;
+            foreach (var p in Progress)
+            {
+                if (!p.IsFinal)
+                    open++;
+            }
+            return open;
+        }
+    }
 
     /// <summary>J address of the base record (Accepted or latest Carry); a lower bound of it while the append is in flight.</summary>
     public long JournalAddress { get; set; }
@@ -159,6 +199,26 @@ internal sealed class MessageIndex(int bodySegmentBits, int journalSegmentBits)
             }
             entry = null;
             return false;
+        }
+    }
+
+    /// <summary>
+    /// Installs the recipients' new states (their result records are appended, not yet committed) and, when
+    /// <paramref name="done"/>, marks the message as leaving (its MessageDone is appended too), as
+    /// <see cref="TryBeginDelete"/> does. The caller holds the journal mutation lock, so no Carry is written between
+    /// the records and this update and none can miss them.
+    /// </summary>
+    public void ApplyResults(MessageEntry entry, RecipientProgress[] progress, bool done)
+    {
+        lock (_gate)
+        {
+            if (entry.Visible)
+                _openRecipients -= entry.OpenRecipients;
+            entry.Progress = progress;
+            if (entry.Visible)
+                _openRecipients += entry.OpenRecipients;
+            if (done)
+                entry.Deleting = true;
         }
     }
 
@@ -348,7 +408,7 @@ internal sealed class MessageIndex(int bodySegmentBits, int journalSegmentBits)
     {
         if (!_messages.TryGetValue(id, out var previous))
             return null;
-        var entry = new MessageEntry(id, AcceptedRecord.WithChunks(previous.Record, chunks)) { Replaced = previous };
+        var entry = new MessageEntry(id, AcceptedRecord.WithChunks(previous.Record, chunks), previous.Progress) { Replaced = previous };
         ReplayBase(entry, previous.JournalAddress);
         return entry;
     }
@@ -365,9 +425,29 @@ internal sealed class MessageIndex(int bodySegmentBits, int journalSegmentBits)
         if (entry.Replaced is { } previous)
         {
             previous.Visible = false; // so that ReplayBase publishes (counts) it again
+            previous.Progress = entry.Progress; // results replayed after the Moved still hold
             ReplayBase(previous, previous.JournalAddress);
         }
         return true;
+    }
+
+    /// <summary>
+    /// Recovery: recipient results on top of the message's current state. Ignored for unknown messages (compacted
+    /// into a later Carry, which holds them, or already done) and, per recipient, when it is final already.
+    /// </summary>
+    public void ReplayResults(ulong id, RecipientOutcome outcome, DateTimeOffset? nextAttemptAt, ResultEntry[] results)
+    {
+        if (!_messages.TryGetValue(id, out var entry))
+            return;
+        var progress = entry.Progress.ToArray();
+        foreach (var r in results)
+        {
+            if ((uint)r.RecipientIndex >= (uint)progress.Length)
+                throw new InvalidDataException($"Result for recipient {r.RecipientIndex} of message {new MessageId(id)}, which has {progress.Length}.");
+            if (progress[r.RecipientIndex].TryApply(outcome, r.Attempt, nextAttemptAt, r.RemoteHost, r.Detail, out var next))
+                progress[r.RecipientIndex] = next;
+        }
+        ApplyResults(entry, progress, done: false);
     }
 
     public void ReplayDone(ulong id)

@@ -41,11 +41,39 @@ internal static class AcceptedRecord
         return record;
     }
 
-    /// <summary>The same state re-stamped as a Carry record, for journal compaction.</summary>
+    /// <summary>The record re-stamped as a Carry v1 (what earlier versions wrote; compaction now writes <see cref="CreateCarry"/>).</summary>
     public static void WriteAsCarry(ReadOnlySpan<byte> accepted, Span<byte> destination)
     {
         accepted.CopyTo(destination);
         destination[0] = (byte)RecordKind.Carry;
+    }
+
+    /// <summary>
+    /// A Carry v2 for journal compaction: the envelope (an in-memory Accepted/Carry v1 record) re-stamped, its
+    /// recipient state bytes set to the current states, and the recipient state block appended.
+    /// </summary>
+    public static byte[] CreateCarry(ReadOnlySpan<byte> envelope, ReadOnlySpan<RecipientProgress> progress)
+    {
+        var view = AcceptedView.Parse(envelope);
+        if (view.RecipientCount != progress.Length || view.EnvelopeLength != envelope.Length)
+            throw new InvalidOperationException("Carry: the recipient states do not match the envelope.");
+        int length = envelope.Length;
+        foreach (var p in progress)
+            length += 8 + ResultRecord.StateSize(p.RemoteHost, p.Detail);
+        var record = new byte[length];
+        envelope.CopyTo(record);
+        record[0] = (byte)RecordKind.Carry;
+        record[1] = RecordLayout.CarryVersion;
+        int at = view.RecipientsOffset;
+        int blockAt = envelope.Length;
+        foreach (var p in progress)
+        {
+            record[at + 1] = (byte)p.State;
+            at += 4 + BinaryPrimitives.ReadUInt16LittleEndian(record.AsSpan(at + 2));
+            BinaryPrimitives.WriteInt64LittleEndian(record.AsSpan(blockAt), ResultRecord.ToDisk(p.NextAttemptAt));
+            blockAt = ResultRecord.WriteState(record, blockAt + 8, p.Attempts, p.RemoteHost, p.Detail);
+        }
+        return record;
     }
 
     /// <summary>A copy of an Accepted/Carry record with its body at other B addresses (copy-forward moves chunks one for one).</summary>
@@ -77,14 +105,22 @@ internal readonly ref struct AcceptedView
     private readonly int _recipientsAt;
     private readonly int _sessionAt;
 
-    private AcceptedView(ReadOnlySpan<byte> record, int senderAt, int recipientsAt, int recipientCount, int sessionAt)
+    private AcceptedView(ReadOnlySpan<byte> record, int senderAt, int recipientsAt, int recipientCount, int sessionAt, int envelopeLength)
     {
         _record = record;
         _senderAt = senderAt;
         _recipientsAt = recipientsAt;
         RecipientCount = recipientCount;
         _sessionAt = sessionAt;
+        EnvelopeLength = envelopeLength;
     }
+
+    /// <summary>Where the recipient state block of a Carry v2 starts; the record's length otherwise.</summary>
+    public int EnvelopeLength { get; }
+
+    public bool HasStateBlock => EnvelopeLength != _record.Length;
+
+    internal int RecipientsOffset => _recipientsAt;
 
     public ulong MessageId => BinaryPrimitives.ReadUInt64LittleEndian(_record[2..]);
     public DateTimeOffset ReceivedAt => DateTimeOffset.FromUnixTimeMilliseconds(BinaryPrimitives.ReadInt64LittleEndian(_record[10..]));
@@ -102,6 +138,27 @@ internal readonly ref struct AcceptedView
     public ReadOnlySpan<byte> Sender => ReadString(_record, _senderAt, out _);
 
     public RecipientEnumerator Recipients => new(_record[_recipientsAt.._sessionAt], RecipientCount);
+
+    /// <summary>The recipients' delivery states: the state bytes, plus the state block of a Carry v2.</summary>
+    public RecipientProgress[] ReadProgress()
+    {
+        var progress = new RecipientProgress[RecipientCount];
+        int i = 0;
+        foreach (var r in Recipients)
+            progress[i++] = new RecipientProgress(r.State, 0, null, null, null);
+        int at = EnvelopeLength;
+        for (i = 0; i < progress.Length && HasStateBlock; i++)
+        {
+            if (at > _record.Length - 8)
+                throw new InvalidDataException("Carry record: truncated recipient state block.");
+            var next = ResultRecord.FromDisk(BinaryPrimitives.ReadInt64LittleEndian(_record[at..]));
+            at = ResultRecord.ReadState(_record, at + 8, out int attempts, out var host, out var detail);
+            progress[i] = progress[i] with { Attempts = attempts, NextAttemptAt = next, RemoteHost = host, Detail = detail };
+        }
+        if (HasStateBlock && at != _record.Length)
+            throw new InvalidDataException("Carry record: trailing bytes after the recipient state block.");
+        return progress;
+    }
 
     public ReadOnlySpan<byte> ClientAddress => ReadString(_record, _sessionAt, out _);
 
@@ -124,15 +181,19 @@ internal readonly ref struct AcceptedView
         }
     }
 
-    /// <summary>Throws <see cref="InvalidDataException"/> when the record is not a well-formed Accepted/Carry v1.</summary>
+    /// <summary>
+    /// Throws <see cref="InvalidDataException"/> when the record is not a well-formed Accepted v1 or Carry v1/v2.
+    /// A Carry v2's state block is checked by <see cref="ReadProgress"/>.
+    /// </summary>
     public static AcceptedView Parse(ReadOnlySpan<byte> record)
     {
         if (!RecordHeader.TryRead(record, out var header)
             || header.Kind is not (RecordKind.Accepted or RecordKind.Carry)
-            || header.Version != RecordLayout.AcceptedVersion
+            || header.Version == 0
+            || header.Version > RecordLayout.MaxKnownVersion(header.Kind)
             || record.Length < AcceptedRecord.FixedSize)
         {
-            throw new InvalidDataException("Not an Accepted/Carry v1 record.");
+            throw new InvalidDataException("Not an Accepted v1 or Carry v1/v2 record.");
         }
         int chunkCount = BinaryPrimitives.ReadInt32LittleEndian(record[27..]);
         if (chunkCount < 0 || (long)chunkCount * AcceptedRecord.ChunkRefSize > record.Length - AcceptedRecord.FixedSize)
@@ -150,17 +211,28 @@ internal readonly ref struct AcceptedView
         ReadString(record, at, out at);
         ReadString(record, at, out at);
         ReadString(record, at, out at);
-        if (at != record.Length)
+        bool stateBlock = header.Kind == RecordKind.Carry && header.Version >= 2;
+        if (stateBlock ? at > record.Length : at != record.Length)
             throw new InvalidDataException("Accepted record: trailing bytes.");
-        return new AcceptedView(record, senderAt, recipientsAt, recipientCount, sessionAt);
+        return new AcceptedView(record, senderAt, recipientsAt, recipientCount, sessionAt, at);
     }
 
-    public QueuedMessageInfo ToInfo()
+    /// <param name="progress">The recipients' delivery states (index order); null: the record's own state bytes.</param>
+    public QueuedMessageInfo ToInfo(RecipientProgress[]? progress = null)
     {
         var recipients = new RecipientInfo[RecipientCount];
         int i = 0;
         foreach (var r in Recipients)
-            recipients[i++] = new RecipientInfo(Encoding.UTF8.GetString(r.Address), r.Route, r.State);
+        {
+            var p = progress?[i] ?? new RecipientProgress(r.State, 0, null, null, null);
+            recipients[i++] = new RecipientInfo(Encoding.UTF8.GetString(r.Address), r.Route, p.State)
+            {
+                Attempts = p.Attempts,
+                NextAttemptAt = p.NextAttemptAt,
+                LastResult = p.Detail,
+                LastRemoteHost = p.RemoteHost,
+            };
+        }
         var flags = Flags;
         return new QueuedMessageInfo(
             new MessageId(MessageId), Encoding.UTF8.GetString(Sender), recipients, Size, ReceivedAt,

@@ -15,6 +15,16 @@ namespace RelayAppliance.Spool.Records;
 //                      sender (u16 length + UTF-8), rcptCount i32, rcptCount × (route u8, state u8, u16 length + UTF-8),
 //                      clientAddress, helo, authUser (each u16 length + UTF-8; authUser present iff HasAuthUser)
 // J  Carry v1          exactly the Accepted layout with the current recipient states; replaces all earlier state of msgId
+// J  Carry v2          the Carry v1 layout (recipient state bytes current), then a recipient state block:
+//                      rcptCount × (nextAttemptAt i64 (unix ms, -1 = none), attempts i32, remoteHost, detail
+//                      (each u16 length + UTF-8, empty = none)). Written by journal compaction so that it carries the
+//                      delivery progress too (one self-contained record: a crash cannot separate state from envelope).
+//                      v1 is still read (attempts 0, no details), v2 is the only Carry this version writes.
+// J  RcptDelivered v1  header, at i64 (unix ms), nextAttemptAt i64 (unix ms, -1 = none; set only in RcptDeferred),
+//    RcptDeferred v1   count i32, count × (rcptIdx i32, attempt i32, remoteHost, detail (each u16 length + UTF-8,
+//    RcptFailed v1     empty = none)). The kind is the outcome; one record per outcome of a RecordResultsAsync call.
+//                      Applied on top of the latest base record; ignored for recipients already final and for
+//                      unknown messages (compacted into a later Carry, or gone).
 // J  MessageDone v1    header, reason u8 (DoneReason), at i64 (unix ms)
 // J  Moved v1          header, chunkCount i32, chunkCount × (address i64, length i32): the message's body now lives at
 //                      these B addresses (copy-forward); replaces the chunk list of the latest Accepted/Carry of msgId,
@@ -95,6 +105,9 @@ internal static class RecordLayout
     public const byte DoneVersion = 1;
     public const byte StartupVersion = 1;
     public const byte MovedVersion = 1;
+    /// <summary>v2 appends the recipient state block (attempts, next attempt, last result).</summary>
+    public const byte CarryVersion = 2;
+    public const byte ResultVersion = 1;
 
     /// <summary>Our prefix in front of a chunk's payload: header + seq.</summary>
     public const int ChunkPrefixSize = RecordHeader.Size + 2;
@@ -175,7 +188,9 @@ internal static class RecordLayout
 
     public static byte MaxKnownVersion(RecordKind kind) => kind switch
     {
-        RecordKind.Accepted or RecordKind.Carry => AcceptedVersion,
+        RecordKind.Accepted => AcceptedVersion,
+        RecordKind.Carry => CarryVersion,
+        RecordKind.RcptDelivered or RecordKind.RcptDeferred or RecordKind.RcptFailed => ResultVersion,
         RecordKind.MessageDone => DoneVersion,
         RecordKind.Startup => StartupVersion,
         RecordKind.Moved => MovedVersion,
