@@ -1,0 +1,31 @@
+using System.Net;
+using RelayAppliance.Delivery.Outbound;
+
+namespace RelayAppliance.Delivery.Scheduling;
+
+/// <summary>Where and how remote mail leaves; bound from the Delivery:* and Dns:* settings.</summary>
+public sealed record DeliveryOptions
+{
+    /// <summary>Our name: EHLO, loop detection, DSN Reporting-MTA.</summary>
+    public required string Hostname { get; init; }
+    /// <summary>Delivery:Transports: recipient domain (lower case) → next hops, tried in order instead of MX.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<IPEndPoint>> Transports { get; init; } = new Dictionary<string, IReadOnlyList<IPEndPoint>>();
+    /// <summary>Delivery:Smarthost: when set, every remote domain without a transport goes there.</summary>
+    public IReadOnlyList<IPEndPoint> Smarthost { get; init; } = [];
+    public SmtpCredentials? SmarthostCredentials { get; init; }
+    public TlsPolicy Tls { get; init; } = TlsPolicy.Opportunistic;
+    /// <summary>Delivery:MaxConnections: outbound connections in total (Postfix default_process_limit 100).</summary>
+    public int MaxConnections { get; init; } = 100;
+    public ConcurrencyOptions PerDestination { get; init; } = new();
+    public RetryPolicy Retry { get; init; } = new();
+    /// <summary>Addresses tried per attempt over all MX hosts (Postfix smtp_mx_address_limit: 5).</summary>
+    public int MaxMxAddresses { get; init; } = 5;
+    /// <summary>Relay:LocalDomains: a bounce to a sender in one of them is queued for the local mailbox.</summary>
+    public IReadOnlyCollection<string> LocalDomains { get; init; } = [];
+    /// <summary>The port MX hosts are contacted on: 25, except in a lab or test that runs its MTAs elsewhere.</summary>
+    public int MxPort { get; init; } = 25;
+    /// <summary>Our SMTP listeners: an MX that points back at one of them is a mail loop.</summary>
+    public IReadOnlyList<IPEndPoint> OwnEndpoints { get; init; } = [];
+    /// <summary>How long an idle outbound connection is kept for reuse (Postfix smtp_connection_cache_time_limit 2 s).</summary>
+    public TimeSpan ConnectionIdleTime { get; init; } = TimeSpan.FromSeconds(2);
+}

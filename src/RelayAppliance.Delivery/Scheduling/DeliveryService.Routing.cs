@@ -1,0 +1,261 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using RelayAppliance.Delivery.Dns;
+using RelayAppliance.Delivery.Outbound;
+using RelayAppliance.Spool;
+
+namespace RelayAppliance.Delivery.Scheduling;
+
+public sealed partial class DeliveryService
+{
+    /// <summary>A next hop: the name we greet it by (TLS SNI, Remote-MTA) and its address.</summary>
+    private readonly record struct Hop(string Name, IPEndPoint EndPoint);
+
+    /// <summary>Where a domain's mail goes, or why it cannot go (a permanent or temporary reply).</summary>
+    private sealed record Route(string Destination, IReadOnlyList<Hop> Hops, string? Refusal, bool RefusalIsPermanent);
+
+    private async Task<List<RecipientResult>> DeliverGroupAsync(QueuedMessageInfo message, string domain, List<int> recipients, CancellationToken token)
+    {
+        var route = await RouteAsync(domain, token).ConfigureAwait(false);
+        if (route.Refusal is { } refusal)
+        {
+            var outcome = route.RefusalIsPermanent ? RecipientOutcome.Failed : RecipientOutcome.Deferred;
+            return recipients.Select(i => new RecipientResult(i, outcome, refusal, null)).ToList();
+        }
+
+        var results = new List<RecipientResult>();
+        var remaining = recipients;
+        var lastError = "451 4.4.1 No answer from any mail exchanger";
+        string? lastHost = null;
+        var window = await EnterWindowAsync(route.Destination, token).ConfigureAwait(false);
+        if (window is null)
+        {
+            return recipients.Select(i => new RecipientResult(i, RecipientOutcome.Deferred,
+                "451 4.4.1 Destination not answering; will retry", null)).ToList();
+        }
+        var connected = false;
+        await _connections.WaitAsync(token).ConfigureAwait(false);
+        try
+        {
+            foreach (var hop in route.Hops)
+            {
+                SmtpOutboundConnection? connection = null;
+                try
+                {
+                    connection = _pool.TryTake(hop.EndPoint)
+                        ?? await SmtpOutboundConnection.ConnectAsync(hop.EndPoint, hop.Name, _options.Tls, Credentials(route),
+                            _outbound, token).ConfigureAwait(false);
+                    connected = true;
+                    var outbound = new OutboundMessage(message.Sender, remaining.Select(i => message.Recipients[i].Address).ToList(),
+                        message.Size, message.EightBitMime, message.SmtpUtf8,
+                        (stream, ct) => _spool.CopyBodyToAsync(message.Id, stream, ct));
+                    var transaction = await connection.SendAsync(outbound, token).ConfigureAwait(false);
+                    var transient = new List<int>();
+                    for (var k = 0; k < remaining.Count; k++)
+                    {
+                        var reply = transaction.RecipientReplies[k];
+                        if (reply.IsPositive)
+                        {
+                            results.Add(new RecipientResult(remaining[k], RecipientOutcome.Delivered, Text(reply), hop.Name));
+                        }
+                        else if (reply.IsPermanent)
+                        {
+                            results.Add(new RecipientResult(remaining[k], RecipientOutcome.Failed, Text(reply), hop.Name));
+                        }
+                        else
+                        {
+                            transient.Add(remaining[k]); // RFC 5321 §5.1: a 4xx is worth trying at the next MX
+                            lastError = Text(reply);
+                            lastHost = hop.Name;
+                        }
+                    }
+                    remaining = transient;
+                    if (connection.IsUsable)
+                    {
+                        _pool.Return(hop.EndPoint, connection);
+                        connection = null;
+                    }
+                }
+                catch (OutboundProtocolException e)
+                {
+                    lastError = e.Reply is { } reply ? Text(reply) : $"451 4.4.2 {hop.Name}[{hop.EndPoint}]: {e.Message}";
+                    lastHost = hop.Name;
+                }
+                catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or TimeoutException)
+                {
+                    lastError = $"451 4.4.1 {hop.Name}[{hop.EndPoint}]: {e.Message}";
+                    lastHost = hop.Name;
+                }
+                finally
+                {
+                    if (connection is not null)
+                    {
+                        await connection.DisposeAsync().ConfigureAwait(false);
+                    }
+                }
+                if (remaining.Count == 0)
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            _connections.Release();
+            LeaveWindow(route.Destination, window, connected);
+        }
+        results.AddRange(remaining.Select(i => new RecipientResult(i, RecipientOutcome.Deferred, lastError, lastHost)));
+        return results;
+    }
+
+    private SmtpCredentials? Credentials(Route route) =>
+        route.Destination == SmarthostDestination ? _options.SmarthostCredentials : null;
+
+    private const string SmarthostDestination = "smarthost";
+
+    private static string Text(SmtpReply reply) => reply.Text.StartsWith(reply.Code.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
+        ? reply.Text : $"{reply.Code} {reply.Text}";
+
+    /// <summary>Transport override, then smarthost, then MX (RFC 5321 §5.1) with loop detection.</summary>
+    private async Task<Route> RouteAsync(string domain, CancellationToken token)
+    {
+        if (_options.Transports.TryGetValue(domain, out var transport))
+        {
+            return new Route("transport:" + domain, transport.Select(e => new Hop(e.Address.ToString(), e)).ToList(), null, false);
+        }
+        if (_options.Smarthost.Count > 0)
+        {
+            return new Route(SmarthostDestination, _options.Smarthost.Select(e => new Hop(e.Address.ToString(), e)).ToList(), null, false);
+        }
+        if (domain.Length == 0 || domain[0] == '[')
+        {
+            return new Route(domain, [], "550 5.1.2 Address literals are not routed by this relay", true);
+        }
+        var mx = await _resolver.ResolveAsync(domain, token).ConfigureAwait(false);
+        switch (mx.Outcome)
+        {
+            case MxOutcome.NullMx:
+                return new Route(domain, [], $"556 5.1.10 {domain} does not accept mail (null MX)", true);
+            case MxOutcome.NoSuchDomain:
+                return new Route(domain, [], $"550 5.1.2 Domain {domain} not found", true);
+            case MxOutcome.TemporaryFailure:
+                return new Route(domain, [], $"451 4.4.3 DNS lookup for {domain} failed: {mx.Detail}", false);
+        }
+        var hosts = mx.Hosts;
+        var ours = hosts.FirstOrDefault(IsOurselves);
+        if (ours is not null)
+        {
+            // RFC 5321 §5.1: drop ourselves and every MX not better than us; nothing left is a loop.
+            hosts = hosts.Where(h => h.Preference < ours.Preference).ToList();
+            if (hosts.Count == 0)
+            {
+                return new Route(domain, [], $"554 5.4.6 Mail for {domain} loops back to myself", true);
+            }
+        }
+        var hops = hosts.SelectMany(h => h.Addresses.Select(a => new Hop(h.Name, new IPEndPoint(a, _options.MxPort))))
+            .Take(_options.MaxMxAddresses).ToList();
+        // Domains with the same MX set share one destination: one window, one connection cache.
+        var destination = "mx:" + string.Join(',', hosts.Select(h => h.Name.ToLowerInvariant()));
+        return new Route(destination, hops, null, false);
+    }
+
+    private bool IsOurselves(MxHost host) =>
+        string.Equals(host.Name.TrimEnd('.'), _options.Hostname, StringComparison.OrdinalIgnoreCase)
+        || host.Addresses.Any(a => _options.OwnEndpoints.Any(e => e.Port == _options.MxPort && (e.Address.Equals(a)
+            || e.Address.Equals(IPAddress.Any) || e.Address.Equals(IPAddress.IPv6Any))));
+
+    /// <summary>Waits for a slot in the destination's window; null when the destination is dead (defer now).</summary>
+    private async Task<DestinationWindow?> EnterWindowAsync(string destination, CancellationToken token)
+    {
+        while (true)
+        {
+            TaskCompletionSource waiter;
+            lock (_gate)
+            {
+                if (!_windows.TryGetValue(destination, out var window))
+                {
+                    _windows[destination] = window = new DestinationWindow(_options.PerDestination);
+                }
+                var now = _time.GetUtcNow();
+                if (window.CanStart(now))
+                {
+                    window.Start();
+                    return window;
+                }
+                if (window.DeadUntil is { } until && now < until)
+                {
+                    return null;
+                }
+                if (!_windowWaiters.TryGetValue(destination, out var queue))
+                {
+                    _windowWaiters[destination] = queue = new Queue<TaskCompletionSource>();
+                }
+                waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                queue.Enqueue(waiter);
+            }
+            await waiter.Task.WaitAsync(token).ConfigureAwait(false);
+        }
+    }
+
+    private void LeaveWindow(string destination, DestinationWindow window, bool connected)
+    {
+        lock (_gate)
+        {
+            if (connected)
+            {
+                window.Succeeded();
+            }
+            else
+            {
+                window.Failed(_time.GetUtcNow());
+            }
+            // Wake every waiter: each re-checks the window (it may have grown, shrunk or died).
+            if (_windowWaiters.Remove(destination, out var queue))
+            {
+                while (queue.TryDequeue(out var waiter))
+                {
+                    waiter.TrySetResult();
+                }
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _spool.MessageAccepted -= OnAccepted;
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        lock (_gate)
+        {
+            foreach (var queue in _windowWaiters.Values)
+            {
+                while (queue.TryDequeue(out var waiter))
+                {
+                    waiter.TrySetCanceled();
+                }
+            }
+        }
+        await _loop.ConfigureAwait(false);
+        for (var i = 0; i < 500; i++)
+        {
+            lock (_gate)
+            {
+                if (_inFlight.Count == 0)
+                {
+                    break;
+                }
+            }
+            await Task.Delay(10, CancellationToken.None).ConfigureAwait(false);
+        }
+        await _pool.DisposeAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    [LoggerMessage(3200, LogLevel.Information, "{MessageId} <{Recipient}>: {Outcome}: {Detail}")]
+    private static partial void LogResult(ILogger logger, string messageId, string recipient, string outcome, string detail);
+
+    [LoggerMessage(3201, LogLevel.Error, "Delivery attempt for {MessageId} failed; retrying later")]
+    private static partial void LogAttemptFailed(ILogger logger, string messageId, Exception exception);
+
+    [LoggerMessage(3202, LogLevel.Information, "{MessageId}: bounce {BounceId} queued to <{Sender}>")]
+    private static partial void LogBounced(ILogger logger, string messageId, string bounceId, string sender);
+}

@@ -1,0 +1,261 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using RelayAppliance.Delivery.Dns;
+using RelayAppliance.Delivery.Outbound;
+using RelayAppliance.Spool;
+
+namespace RelayAppliance.Delivery.Scheduling;
+
+/// <summary>
+/// Sends queued remote recipients on their way. A due-time queue holds every message with pending remote
+/// recipients (filled from the spool at start, then by <see cref="MessageSpool.MessageAccepted"/>); when a message is
+/// due its recipients are grouped by domain, each group routed (transport, smarthost or MX), delivered through the
+/// destination's concurrency window and the global connection limit, and the outcome journaled: delivered, bounced
+/// (DSN queued first) or deferred with backoff.
+/// </summary>
+public sealed partial class DeliveryService : IAsyncDisposable
+{
+    private readonly DeliveryOptions _options;
+    private readonly MessageSpool _spool;
+    private readonly MxResolver _resolver;
+    private readonly OutboundOptions _outbound;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly object _gate = new();
+    private readonly DueQueue<MessageId> _due = new();
+    private readonly HashSet<MessageId> _inFlight = [];
+    private readonly Dictionary<string, DestinationWindow> _windows = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Queue<TaskCompletionSource>> _windowWaiters = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _connections;
+    private readonly SemaphoreSlim _wakeup = new(0, 1);
+    private readonly ConnectionPool _pool;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Random _random = new();
+    private Task _loop = Task.CompletedTask;
+
+    public DeliveryService(DeliveryOptions options, MessageSpool spool, MxResolver resolver, OutboundOptions outbound,
+        TimeProvider time, ILoggerFactory loggerFactory)
+    {
+        _options = options;
+        _spool = spool;
+        _resolver = resolver;
+        _outbound = outbound;
+        _time = time;
+        _logger = loggerFactory.CreateLogger("RelayAppliance.Delivery");
+        _connections = new SemaphoreSlim(options.MaxConnections, options.MaxConnections);
+        _pool = new ConnectionPool(options.ConnectionIdleTime, time);
+    }
+
+    /// <summary>Messages currently waiting for a later attempt (not counting those being delivered).</summary>
+    public int Waiting
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _due.Count;
+            }
+        }
+    }
+
+    public void Start()
+    {
+        _spool.MessageAccepted += OnAccepted;
+        lock (_gate)
+        {
+            foreach (var pending in _spool.PendingRemote())
+            {
+                _due.Schedule(pending.Id, pending.DueAt);
+            }
+        }
+        _loop = LoopAsync();
+    }
+
+    /// <summary>`relayd queue flush`: everything (or one domain's mail) becomes due now.</summary>
+    public int Flush(string? domain = null)
+    {
+        int count;
+        lock (_gate)
+        {
+            count = _due.MakeDue(_time.GetUtcNow(), domain is null ? null : id => HasPendingRecipientIn(id, domain));
+        }
+        Wake();
+        return count;
+    }
+
+    private bool HasPendingRecipientIn(MessageId id, string domain) =>
+        _spool.Find(id) is { } message && message.Recipients.Any(r => IsPendingRemote(r)
+            && string.Equals(DomainOf(r.Address), domain, StringComparison.OrdinalIgnoreCase));
+
+    private void OnAccepted(MessageId id)
+    {
+        lock (_gate)
+        {
+            _due.Schedule(id, _time.GetUtcNow());
+        }
+        Wake();
+    }
+
+    private void Wake()
+    {
+        try
+        {
+            _wakeup.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // already signalled
+        }
+    }
+
+    private async Task LoopAsync()
+    {
+        var token = _stopping.Token;
+        while (!token.IsCancellationRequested)
+        {
+            var due = new List<MessageId>();
+            DateTimeOffset? next;
+            lock (_gate)
+            {
+                var now = _time.GetUtcNow();
+                while (_due.TryTakeDue(now, out var id))
+                {
+                    if (_inFlight.Add(id))
+                    {
+                        due.Add(id);
+                    }
+                }
+                next = _due.NextDueAt;
+            }
+            foreach (var id in due)
+            {
+                _ = AttemptAndForgetAsync(id);
+            }
+            _pool.EvictIdle();
+            var wait = next is { } at ? at - _time.GetUtcNow() : TimeSpan.FromSeconds(1);
+            wait = wait < TimeSpan.Zero ? TimeSpan.Zero : wait > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : wait;
+            try
+            {
+                await _wakeup.WaitAsync(wait, token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task AttemptAndForgetAsync(MessageId id)
+    {
+        try
+        {
+            await AttemptAsync(id, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            // shutting down: the message stays queued and is due again at the next start
+        }
+        catch (Exception e)
+        {
+            LogAttemptFailed(_logger, id.ToString(), e);
+            lock (_gate)
+            {
+                _due.Schedule(id, _time.GetUtcNow() + _options.Retry.MinimumBackoff);
+            }
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _inFlight.Remove(id);
+            }
+        }
+    }
+
+    private static bool IsPendingRemote(RecipientInfo recipient) =>
+        recipient.Route == RecipientRoute.Remote && recipient.State is RecipientState.Queued or RecipientState.Deferred;
+
+    internal static string DomainOf(string address)
+    {
+        var at = address.LastIndexOf('@');
+        return at < 0 ? "" : address[(at + 1)..].ToLowerInvariant();
+    }
+
+    /// <summary>One attempt for every pending remote recipient of the message, then the outcome journaled.</summary>
+    private async Task AttemptAsync(MessageId id, CancellationToken token)
+    {
+        if (_spool.Find(id) is not { } message)
+        {
+            return; // delivered, deleted or bounced meanwhile
+        }
+        var groups = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        for (var i = 0; i < message.Recipients.Count; i++)
+        {
+            if (IsPendingRemote(message.Recipients[i]))
+            {
+                var domain = DomainOf(message.Recipients[i].Address);
+                if (!groups.TryGetValue(domain, out var list))
+                {
+                    groups[domain] = list = [];
+                }
+                list.Add(i);
+            }
+        }
+        if (groups.Count == 0)
+        {
+            return;
+        }
+        var attempts = groups.Select(g => DeliverGroupAsync(message, g.Key, g.Value, token)).ToList();
+        var results = (await Task.WhenAll(attempts).ConfigureAwait(false)).SelectMany(r => r).ToList();
+        await FinishAttemptAsync(message, results, token).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Journals the attempt: a deferral past the queue lifetime becomes a failure; failures get a DSN to the sender,
+    /// accepted into the spool before the failures are journaled, so a crash can repeat a bounce but never lose one.
+    /// </summary>
+    private async Task FinishAttemptAsync(QueuedMessageInfo message, List<RecipientResult> results, CancellationToken token)
+    {
+        var now = _time.GetUtcNow();
+        DateTimeOffset? next = null;
+        if (results.Any(r => r.Outcome == RecipientOutcome.Deferred))
+        {
+            var attempt = 1 + results.Where(r => r.Outcome == RecipientOutcome.Deferred).Max(r => message.Recipients[r.RecipientIndex].Attempts);
+            next = _options.Retry.NextAttempt(attempt, message.ReceivedAt, now, _random);
+            if (next is null)
+            {
+                for (var i = 0; i < results.Count; i++)
+                {
+                    if (results[i].Outcome == RecipientOutcome.Deferred)
+                    {
+                        results[i] = results[i] with
+                        {
+                            Outcome = RecipientOutcome.Failed,
+                            Detail = $"554 5.4.7 Delivery time expired; last error: {results[i].Detail}",
+                        };
+                    }
+                }
+            }
+        }
+        var failed = results.Where(r => r.Outcome == RecipientOutcome.Failed).ToList();
+        if (failed.Count > 0)
+        {
+            await BounceAsync(message, failed, token).ConfigureAwait(false);
+        }
+        if (!await _spool.RecordResultsAsync(message.Id, results, next, CancellationToken.None).ConfigureAwait(false))
+        {
+            return;
+        }
+        foreach (var result in results)
+        {
+            LogResult(_logger, message.Id.ToString(), message.Recipients[result.RecipientIndex].Address, result.Outcome.ToString(), result.Detail);
+        }
+        if (next is { } due)
+        {
+            lock (_gate)
+            {
+                _due.Schedule(message.Id, due);
+            }
+        }
+    }
+}
