@@ -91,3 +91,36 @@ public sealed class ConfigurationTests
         Assert.Throws<UsageException>(() => CommandLine.Parse(["--config"]));
     }
 }
+
+public sealed class DeliveryConfigurationTests
+{
+    [Fact]
+    public void TransportsSmarthostAndDnsServersAreParsed()
+    {
+        var configuration = SettingsLoader.Load(null,
+        [
+            "--Delivery:Transports:relay.test=127.0.1.2:3526", "--Delivery:Transports:multi.test=127.0.1.3:25, 127.0.1.4",
+            "--Dns:Servers:0=127.0.0.53:5353", "--Delivery:MaxConnectionsPerDestination=7", "--Delivery:QueueLifetime=1.00:00:00",
+        ]);
+        var delivery = SettingsLoader.CreateDeliveryOptions(configuration);
+        Assert.Equal(["127.0.1.2:3526"], delivery.Transports["relay.test"].Select(e => e.ToString()));
+        Assert.Equal(["127.0.1.3:25", "127.0.1.4:25"], delivery.Transports["multi.test"].Select(e => e.ToString()));
+        Assert.Equal(7, delivery.PerDestination.Limit);
+        Assert.Equal(TimeSpan.FromDays(1), delivery.Retry.QueueLifetime);
+        Assert.Equal(["127.0.0.53:5353"], SettingsLoader.CreateDnsOptions(configuration).Servers.Select(e => e.ToString()));
+        Assert.Empty(SettingsLoader.CreateDnsOptions(SettingsLoader.Load(null, [])).Servers); // default: /etc/resolv.conf
+    }
+
+    [Theory]
+    [InlineData("--Delivery:Transports:relay.test=mail.example.com:25", "Delivery:Transports:relay.test")]
+    [InlineData("--Delivery:Smarthost=*:25", "Delivery:Smarthost")]
+    [InlineData("--Dns:Servers:0=resolver", "Dns:Servers:0")]
+    [InlineData("--Delivery:Tls=sometimes", "Delivery:Tls")]
+    [InlineData("--Delivery:QueueLifetime=-1.00:00:00", "Delivery:QueueLifetime")]
+    [InlineData("--Delivery:SmarthostUser=u", "Delivery:SmarthostPassword")]
+    public void BadDeliverySettingsNameTheirKey(string argument, string key)
+    {
+        var error = Assert.Throws<ConfigurationException>(() => SettingsLoader.Load(null, [argument]));
+        Assert.Contains(key, error.Message);
+    }
+}

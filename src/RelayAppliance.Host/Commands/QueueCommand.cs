@@ -126,7 +126,9 @@ internal static class QueueCommand
 
     private static string ToText(QueuedMessageInfo message)
     {
-        var recipients = string.Join(", ", message.Recipients.Select(r => $"{r.Address} ({Name(r.State)}, {Name(r.Route)})"));
+        var recipients = string.Join(", ", message.Recipients.Select(r => r.NextAttemptAt is { } next
+            ? $"{r.Address} ({Name(r.State)}, {Name(r.Route)}, attempt {r.Attempts}, next {next.ToUniversalTime():yyyy-MM-ddTHH:mm:ssZ}: {r.LastResult})"
+            : $"{r.Address} ({Name(r.State)}, {Name(r.Route)})"));
         var sender = message.Sender.Length == 0 ? "<>" : message.Sender;
         return string.Create(CultureInfo.InvariantCulture,
             $"{message.Id}  {message.ReceivedAt:yyyy-MM-ddTHH:mm:ssZ}  {message.Size,9}  {sender} -> {recipients}");
@@ -148,6 +150,15 @@ internal static class QueueCommand
                 json.WriteString("address", recipient.Address);
                 json.WriteString("state", Name(recipient.State));
                 json.WriteString("route", Name(recipient.Route));
+                json.WriteNumber("attempts", recipient.Attempts);
+                if (recipient.NextAttemptAt is { } next)
+                {
+                    json.WriteString("nextAttempt", next.ToUniversalTime());
+                }
+                if (recipient.LastResult is not null)
+                {
+                    json.WriteString("lastResult", recipient.LastResult);
+                }
                 json.WriteEndObject();
             }
             json.WriteEndArray();

@@ -1,6 +1,9 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using RelayAppliance.Delivery.Dns;
+using RelayAppliance.Delivery.Outbound;
+using RelayAppliance.Delivery.Scheduling;
 using RelayAppliance.Host.Admin;
 using RelayAppliance.Host.Configuration;
 using RelayAppliance.Server.Accounts;
@@ -52,6 +55,15 @@ internal static class RunCommand
             await using var admin = new AdminSocketServer(configuration, spool, loggerFactory);
             admin.Start();
 
+            DeliveryService? delivery = null;
+            if (configuration.Settings.Delivery.Enabled)
+            {
+                var resolver = new MxResolver(SettingsLoader.CreateDnsOptions(configuration), time, loggerFactory);
+                delivery = new DeliveryService(SettingsLoader.CreateDeliveryOptions(configuration), spool, resolver,
+                    new OutboundOptions { HeloName = configuration.Hostname }, time, loggerFactory);
+                delivery.Start();
+            }
+
             var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
@@ -60,6 +72,10 @@ internal static class RunCommand
 
             logger.LogInformation("Stopping: finishing open transactions (up to {Seconds} s)", smtpOptions.ShutdownGrace.TotalSeconds);
             await server.DisposeAsync().ConfigureAwait(false);
+            if (delivery is not null)
+            {
+                await delivery.DisposeAsync().ConfigureAwait(false); // in-flight attempts end; their mail stays queued
+            }
 
             void OnSignal(PosixSignalContext context)
             {

@@ -12,6 +12,8 @@ internal sealed class RelaydSettings
     public SpoolSettings Spool { get; set; } = new();
     public UsersSettings Users { get; set; } = new();
     public LogSettings Log { get; set; } = new();
+    public DeliverySettings Delivery { get; set; } = new();
+    public DnsSettings Dns { get; set; } = new();
 }
 
 internal sealed class SmtpSettings
@@ -57,4 +59,29 @@ internal sealed class UsersSettings
 internal sealed class LogSettings
 {
     public string Level { get; set; } = "Information";
+}
+
+internal sealed class DeliverySettings
+{
+    /// <summary>false: accept and queue only (no outbound delivery).</summary>
+    public bool Enabled { get; set; } = true;
+    /// <summary>domain → "ip[:port]" or several, comma-separated, tried in order.</summary>
+    public Dictionary<string, string>? Transports { get; set; }
+    public string? Smarthost { get; set; }
+    public string? SmarthostUser { get; set; }
+    public string? SmarthostPassword { get; set; }
+    public string Tls { get; set; } = "opportunistic";
+    public int MaxConnectionsPerDestination { get; set; } = 20;
+    public int MaxConnections { get; set; } = 100;
+    public TimeSpan QueueLifetime { get; set; } = TimeSpan.FromDays(5);
+    public TimeSpan MinimumBackoff { get; set; } = TimeSpan.FromSeconds(300);
+    public TimeSpan MaximumBackoff { get; set; } = TimeSpan.FromSeconds(4000);
+    public int MxPort { get; set; } = 25;
+}
+
+internal sealed class DnsSettings
+{
+    /// <summary>"ip[:port]" list; empty: the servers in /etc/resolv.conf.</summary>
+    public List<string>? Servers { get; set; }
+    public int TimeoutSeconds { get; set; } = 5;
 }

@@ -4,6 +4,9 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
+using RelayAppliance.Delivery.Dns;
+using RelayAppliance.Delivery.Outbound;
+using RelayAppliance.Delivery.Scheduling;
 using RelayAppliance.Server.Smtp;
 
 namespace RelayAppliance.Host.Configuration;
@@ -128,6 +131,7 @@ internal static class SettingsLoader
             Require(File.Exists(settings.Tls.KeyFile), "Tls:KeyFile", $"'{settings.Tls.KeyFile}' does not exist");
         }
 
+        ValidateDelivery(settings);
         return new RelaydConfiguration(settings, Path.GetFullPath(relay.DataDirectory), hostname, localDomains, relayDomains,
             networks, endpoints, logLevel);
     }
@@ -151,6 +155,93 @@ internal static class SettingsLoader
             BareLineEndings = smtp.BareLineEndings == "normalize" ? BareLineEndingPolicy.Normalize : BareLineEndingPolicy.Reject,
             Certificate = LoadCertificate(configuration.Settings.Tls),
         };
+    }
+
+    private static void ValidateDelivery(RelaydSettings settings)
+    {
+        var delivery = settings.Delivery;
+        Require(delivery.Tls is "none" or "opportunistic" or "required", "Delivery:Tls", "must be 'none', 'opportunistic' or 'required'");
+        Require(delivery.MaxConnectionsPerDestination > 0, "Delivery:MaxConnectionsPerDestination", "must be positive");
+        Require(delivery.MaxConnections > 0, "Delivery:MaxConnections", "must be positive");
+        Require(delivery.QueueLifetime > TimeSpan.Zero, "Delivery:QueueLifetime", "must be positive (like 5.00:00:00)");
+        Require(delivery.MinimumBackoff > TimeSpan.Zero && delivery.MaximumBackoff >= delivery.MinimumBackoff,
+            "Delivery:MaximumBackoff", "must be at least Delivery:MinimumBackoff, which must be positive");
+        Require(delivery.MxPort is > 0 and <= 65535, "Delivery:MxPort", "must be a port number");
+        Require(settings.Dns.TimeoutSeconds > 0, "Dns:TimeoutSeconds", "must be positive");
+        Require(string.IsNullOrEmpty(delivery.SmarthostUser) == string.IsNullOrEmpty(delivery.SmarthostPassword),
+            "Delivery:SmarthostPassword", "must be set together with Delivery:SmarthostUser");
+        _ = Transports(delivery);
+        _ = HopList(delivery.Smarthost, "Delivery:Smarthost", 25);
+        _ = DnsServers(settings.Dns);
+    }
+
+    /// <summary>The delivery options, with routes parsed (they were validated at load).</summary>
+    public static DeliveryOptions CreateDeliveryOptions(RelaydConfiguration configuration)
+    {
+        var delivery = configuration.Settings.Delivery;
+        return new DeliveryOptions
+        {
+            Hostname = configuration.Hostname,
+            Transports = Transports(delivery),
+            Smarthost = HopList(delivery.Smarthost, "Delivery:Smarthost", 25),
+            SmarthostCredentials = string.IsNullOrEmpty(delivery.SmarthostUser) ? null
+                : new SmtpCredentials(delivery.SmarthostUser, delivery.SmarthostPassword!),
+            Tls = delivery.Tls switch { "none" => TlsPolicy.None, "required" => TlsPolicy.Required, _ => TlsPolicy.Opportunistic },
+            MaxConnections = delivery.MaxConnections,
+            PerDestination = new ConcurrencyOptions { Limit = delivery.MaxConnectionsPerDestination, Initial = Math.Min(5, delivery.MaxConnectionsPerDestination) },
+            Retry = new RetryPolicy { QueueLifetime = delivery.QueueLifetime, MinimumBackoff = delivery.MinimumBackoff, MaximumBackoff = delivery.MaximumBackoff },
+            LocalDomains = configuration.LocalDomains.ToList(),
+            MxPort = delivery.MxPort,
+            OwnEndpoints = configuration.Endpoints.Select(e => e.EndPoint).ToList(),
+        };
+    }
+
+    public static DnsOptions CreateDnsOptions(RelaydConfiguration configuration) => new()
+    {
+        Servers = DnsServers(configuration.Settings.Dns),
+        Timeout = TimeSpan.FromSeconds(configuration.Settings.Dns.TimeoutSeconds),
+    };
+
+    private static Dictionary<string, IReadOnlyList<IPEndPoint>> Transports(DeliverySettings delivery)
+    {
+        var routes = new Dictionary<string, IReadOnlyList<IPEndPoint>>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (domain, hops) in delivery.Transports ?? [])
+        {
+            var key = $"Delivery:Transports:{domain}";
+            Require(IsDomain(domain), key, $"'{domain}' is not a domain");
+            routes[domain.ToLowerInvariant()] = HopList(hops, key, 25);
+            Require(routes[domain.ToLowerInvariant()].Count > 0, key, "needs at least one ip[:port]");
+        }
+        return routes;
+    }
+
+    private static List<IPEndPoint> DnsServers(DnsSettings dns)
+    {
+        var servers = new List<IPEndPoint>();
+        var list = NonEmpty(dns.Servers) ?? [];
+        for (var i = 0; i < list.Count; i++)
+        {
+            servers.AddRange(HopList(list[i], $"Dns:Servers:{i}", 53));
+        }
+        return servers;
+    }
+
+    /// <summary>"ip[:port]" items, comma-separated. Names are not accepted: they would need a lookup at start.</summary>
+    private static List<IPEndPoint> HopList(string? text, string key, int defaultPort)
+    {
+        var hops = new List<IPEndPoint>();
+        foreach (var item in (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (IPAddress.TryParse(item.Trim('[', ']'), out var bare))
+            {
+                hops.Add(new IPEndPoint(bare, defaultPort));
+                continue;
+            }
+            var endpoint = ParseEndpoint(item, key);
+            Require(!endpoint.Address.Equals(IPAddress.Any), key, $"'{item}' must name an IP address, not '*'");
+            hops.Add(endpoint);
+        }
+        return hops;
     }
 
     private static X509Certificate2? LoadCertificate(TlsSettings tls)

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Outbound delivery: relayd hands remote mail to smtp-sink, through a transport route and through MX records
+# served by dnsmasq on this namespace's loopback; the queue drains once the sink said 250.
+source "$(dirname "$0")/lib.sh"
+
+SINK_IP=${IP%.*}.$(( ${IP##*.} + 100 ))   # a second loopback address for the "remote" MTA
+SINK_PORT=2600
+
+# wait_drained DATA SECONDS: until queue stats shows no message left.
+wait_drained() {
+    local data=$1 end=$((SECONDS + $2)) stats
+    while [ $SECONDS -lt $end ]; do
+        stats=$(relayd_cmd "$data" queue stats --json 2>/dev/null)
+        [ -n "$stats" ] && [ "$(json_field "$stats" messages)" = 0 ] && return 0
+        sleep 0.3
+    done
+    info "still queued: $stats"; return 1
+}
+
+smtp-sink -u nobody -c "$SINK_IP:$SINK_PORT" 100 >"$T/sink.log" 2>&1 &
+track $!
+wait_banner "$SINK_IP" "$SINK_PORT" 10 || { fail "smtp-sink starts"; finish; }
+
+# --- transport route: partner.test → smtp-sink -------------------------------------------------------
+D1=$T/transport
+start_relayd transport "$D1" 2525 --Delivery:Transports:partner.test="$SINK_IP:$SINK_PORT" || { fail "relayd starts"; finish; }
+for i in 1 2 3; do swaks_to 2525 --from alice@example.test --to "bob$i@partner.test" >/dev/null 2>&1; done
+check "three messages to a transport route are delivered to smtp-sink and leave the queue" wait_drained "$D1" 30
+
+# --- MX route: dnsmasq answers MX for remote.test with the sink's address ---------------------------------
+if ! command -v dnsmasq >/dev/null; then
+    skip "MX delivery through dnsmasq (dnsmasq not installed)"
+    finish
+fi
+dnsmasq --no-daemon --keep-in-foreground --port=53 --listen-address=127.0.0.1 --bind-interfaces --no-resolv --no-hosts \
+    --mx-host=remote.test,mx1.remote.test,10 --host-record=mx1.remote.test,"$SINK_IP" \
+    --mx-host=nullmx.test,.,0 --log-facility="$T/dnsmasq.log" >/dev/null 2>&1 &
+track $!
+sleep 0.5
+D2=$T/mx
+start_relayd mx "$D2" 2526 --Delivery:MxPort=$SINK_PORT || { fail "relayd starts (mx)"; finish; }
+swaks_to 2526 --from alice@example.test --to carol@remote.test >/dev/null 2>&1
+check "mail to a domain with an MX record (dnsmasq) reaches smtp-sink and leaves the queue" wait_drained "$D2" 30
+
+# A null MX (RFC 7505) bounces: the original leaves, a DSN to the local sender stays queued for its mailbox.
+swaks_to 2526 --from alice@example.test --to dave@nullmx.test >/dev/null 2>&1
+bounced() {
+    local list; list=$(relayd_cmd "$D2" queue list --json)
+    $PY -c '
+import json, sys
+msgs = [json.loads(l) for l in sys.argv[1].splitlines() if l.strip()]
+assert len(msgs) == 1, msgs
+assert msgs[0]["sender"] == "" and msgs[0]["recipients"][0]["address"] == "alice@example.test", msgs' "$list" 2>/dev/null
+}
+for _ in $(seq 1 60); do bounced && break; sleep 0.3; done
+check "a null MX bounces: only the DSN from <> to the local sender is left" bounced
+stop_pid "$RELAYD_PID" 20
+check "relayd stops with exit 0 while delivering (got $STOP_RC)" test "$STOP_RC" = 0
+finish
