@@ -54,6 +54,10 @@ assert msgs[0]["sender"] == "" and msgs[0]["recipients"][0]["address"] == "alice
 }
 for _ in $(seq 1 60); do bounced && break; sleep 0.3; done
 check "a null MX bounces: only the DSN from <> to the local sender is left" bounced
+check "queue flush answers through the running server" relayd_cmd "$D2" queue flush remote.test
+check "queue summary lists the pending DSN's domain" bash -c "relayd_out=\$(timeout 60 '$RELAYD' queue summary --Relay:DataDirectory='$D2' --Log:Level=Warning); grep -q 'example.test' <<<\"\$relayd_out\""
 stop_pid "$RELAYD_PID" 20
 check "relayd stops with exit 0 while delivering (got $STOP_RC)" test "$STOP_RC" = 0
+if relayd_cmd "$D2" queue flush >/dev/null 2>&1; then fail "queue flush without a running relayd exits non-zero"
+else pass "queue flush without a running relayd exits non-zero"; fi
 finish

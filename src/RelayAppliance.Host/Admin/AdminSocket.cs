@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using RelayAppliance.Delivery.Scheduling;
 using RelayAppliance.Host.Commands;
 using RelayAppliance.Host.Configuration;
 using RelayAppliance.Spool;
@@ -11,7 +12,8 @@ namespace RelayAppliance.Host.Admin;
 // root) can reach it. Request: the queue command's words, one per line, then an empty line. Response: the exit
 // code on the first line, the length of standard output in bytes on the second, standard output, then standard error.
 
-internal sealed partial class AdminSocketServer(RelaydConfiguration configuration, MessageSpool spool, ILoggerFactory loggerFactory) : IAsyncDisposable
+internal sealed partial class AdminSocketServer(RelaydConfiguration configuration, MessageSpool spool, ILoggerFactory loggerFactory,
+    DeliveryService? delivery) : IAsyncDisposable
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("RelayAppliance.Admin");
     private readonly CancellationTokenSource _stop = new();
@@ -64,7 +66,7 @@ internal sealed partial class AdminSocketServer(RelaydConfiguration configuratio
         int exitCode;
         try
         {
-            exitCode = await QueueCommand.ExecuteAsync(spool, words.ToArray(), json, output, error).ConfigureAwait(false);
+            exitCode = await QueueCommand.ExecuteAsync(spool, words.ToArray(), json, output, error, delivery).ConfigureAwait(false);
         }
         catch (UsageException e)
         {

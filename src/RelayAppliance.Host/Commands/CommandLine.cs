@@ -68,6 +68,8 @@ internal sealed record CommandLine(IReadOnlyList<string> Words, string? ConfigFi
           relayd queue show ID [--json]     show one message's envelope and content
           relayd queue delete ID            remove a message from the queue
           relayd queue stats [--json]       count messages, pending recipients and bytes
+          relayd queue summary [--json]     pending recipients by domain and age (like qshape)
+          relayd queue flush [DOMAIN]       retry deferred mail now (all, or one domain's); needs a running relayd
           relayd user add ADDRESS           add a user (password from stdin, or prompted on a terminal)
           relayd user passwd ADDRESS        change a user's password
           relayd user del ADDRESS           remove a user

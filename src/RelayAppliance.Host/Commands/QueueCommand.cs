@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
+using RelayAppliance.Delivery.Scheduling;
 using RelayAppliance.Host.Admin;
 using RelayAppliance.Host.Configuration;
 using RelayAppliance.Spool;
@@ -52,7 +53,7 @@ internal static class QueueCommand
     {
         switch (words)
         {
-            case ["list"] or ["stats"]:
+            case ["list"] or ["stats"] or ["summary"] or ["flush"] or ["flush", _]:
                 return;
             case ["show" or "delete", var id]:
                 if (!MessageId.TryParse(id, out _))
@@ -61,15 +62,30 @@ internal static class QueueCommand
                 }
                 return;
             default:
-                throw new UsageException("usage: relayd queue list | show ID | delete ID | stats [--json]");
+                throw new UsageException(UsageText);
         }
     }
 
+    private const string UsageText = "usage: relayd queue list | show ID | delete ID | stats | summary [--json] | flush [DOMAIN]";
+
     /// <summary>Runs one validated queue command against an open spool (null: no spool exists yet).</summary>
-    public static async Task<int> ExecuteAsync(MessageSpool? spool, string[] words, bool json, TextWriter output, TextWriter error)
+    public static async Task<int> ExecuteAsync(MessageSpool? spool, string[] words, bool json, TextWriter output, TextWriter error,
+        DeliveryService? delivery = null)
     {
         switch (words)
         {
+            case ["flush", ..]:
+                if (delivery is null)
+                {
+                    await error.WriteLineAsync("relayd: flush needs a running relayd with delivery enabled (queued mail is tried when it starts)").ConfigureAwait(false);
+                    return Program.ExitFailure;
+                }
+                var flushed = delivery.Flush(words.Length > 1 ? words[1].ToLowerInvariant() : null);
+                await output.WriteLineAsync($"{flushed} messages due now").ConfigureAwait(false);
+                return Program.ExitOk;
+            case ["summary"]:
+                await output.WriteAsync(QueueSummary.Render(spool?.List() ?? [], DateTimeOffset.UtcNow, json)).ConfigureAwait(false);
+                return Program.ExitOk;
             case ["list"]:
                 foreach (var message in spool?.List() ?? [])
                 {
@@ -114,7 +130,7 @@ internal static class QueueCommand
                 return Program.ExitOk;
             }
             default:
-                throw new UsageException("usage: relayd queue list | show ID | delete ID | stats [--json]");
+                throw new UsageException(UsageText);
         }
     }
 

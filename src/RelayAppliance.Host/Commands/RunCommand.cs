@@ -52,8 +52,6 @@ internal static class RunCommand
                 return Program.ExitFailure;
             }
 
-            await using var admin = new AdminSocketServer(configuration, spool, loggerFactory);
-            admin.Start();
 
             DeliveryService? delivery = null;
             if (configuration.Settings.Delivery.Enabled)
@@ -63,6 +61,9 @@ internal static class RunCommand
                     new OutboundOptions { HeloName = configuration.Hostname }, time, loggerFactory);
                 delivery.Start();
             }
+
+            await using var admin = new AdminSocketServer(configuration, spool, loggerFactory, delivery);
+            admin.Start();
 
             var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
