@@ -37,14 +37,17 @@ public sealed partial class DeliveryService
         await _connections.WaitAsync(token).ConfigureAwait(false);
         try
         {
-            foreach (var hop in route.Hops)
+            for (var h = 0; h < route.Hops.Count; h++)
             {
+                var hop = route.Hops[h];
                 SmtpOutboundConnection? connection = null;
+                var pooled = false;
                 try
                 {
-                    connection = _pool.TryTake(hop.EndPoint)
-                        ?? await SmtpOutboundConnection.ConnectAsync(hop.EndPoint, hop.Name, _options.Tls, Credentials(route),
-                            _outbound, token).ConfigureAwait(false);
+                    connection = _pool.TryTake(hop.EndPoint);
+                    pooled = connection is not null;
+                    connection ??= await SmtpOutboundConnection.ConnectAsync(hop.EndPoint, hop.Name, _options.Tls, Credentials(route),
+                        _outbound, token).ConfigureAwait(false);
                     connected = true;
                     var outbound = new OutboundMessage(message.Sender, remaining.Select(i => message.Recipients[i].Address).ToList(),
                         message.Size, message.EightBitMime, message.SmtpUtf8,
@@ -80,6 +83,10 @@ public sealed partial class DeliveryService
                 {
                     lastError = e.Reply is { } reply ? Text(reply) : $"451 4.4.2 {hop.Name}[{hop.EndPoint}]: {e.Message}";
                     lastHost = hop.Name;
+                    if (pooled)
+                    {
+                        h--; // a cached connection the peer had already closed: try this hop again on a fresh one
+                    }
                 }
                 catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or TimeoutException)
                 {

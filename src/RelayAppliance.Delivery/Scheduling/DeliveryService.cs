@@ -46,6 +46,8 @@ public sealed partial class DeliveryService : IAsyncDisposable
         _pool = new ConnectionPool(options.ConnectionIdleTime, time);
     }
 
+    private int MaxAttemptsInFlight => _options.MaxConnections * 4;
+
     /// <summary>Messages currently waiting for a later attempt (not counting those being delivered).</summary>
     public int Waiting
     {
@@ -118,7 +120,8 @@ public sealed partial class DeliveryService : IAsyncDisposable
             lock (_gate)
             {
                 var now = _time.GetUtcNow();
-                while (_due.TryTakeDue(now, out var id))
+                // Bound the attempts in flight: a flush of a huge queue must not start a task per message at once.
+                while (_inFlight.Count < MaxAttemptsInFlight && _due.TryTakeDue(now, out var id))
                 {
                     if (_inFlight.Add(id))
                     {
@@ -169,6 +172,7 @@ public sealed partial class DeliveryService : IAsyncDisposable
             {
                 _inFlight.Remove(id);
             }
+            Wake(); // room for the next due message
         }
     }
 
@@ -240,7 +244,8 @@ public sealed partial class DeliveryService : IAsyncDisposable
         var failed = results.Where(r => r.Outcome == RecipientOutcome.Failed).ToList();
         if (failed.Count > 0)
         {
-            await BounceAsync(message, failed, token).ConfigureAwait(false);
+            // Not cancellable: once recipients were tried, their outcome (and its bounce) must be journaled.
+            await BounceAsync(message, failed, CancellationToken.None).ConfigureAwait(false);
         }
         if (!await _spool.RecordResultsAsync(message.Id, results, next, CancellationToken.None).ConfigureAwait(false))
         {

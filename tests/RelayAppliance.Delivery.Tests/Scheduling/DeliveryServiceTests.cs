@@ -215,4 +215,23 @@ public sealed class DeliveryServiceTests : IAsyncLifetime
         var message = _spool.Find(id)!;
         Assert.Equal(RecipientState.Queued, message.Recipients[1].State); // local mailbox delivery is not ours
     }
+
+    [Fact]
+    public async Task ManyMessagesToOneDestinationAllArriveOnce()
+    {
+        var (sink, endPoint) = await StartSinkAsync("127.0.0.27", 0, "partner.test");
+        StartDelivery(o => o with
+        {
+            Transports = new Dictionary<string, IReadOnlyList<IPEndPoint>> { ["partner.test"] = [endPoint] },
+            PerDestination = new ConcurrencyOptions { Initial = 2, Limit = 3 },
+        });
+        var ids = new List<MessageId>();
+        for (var i = 0; i < 30; i++)
+        {
+            ids.Add(await QueueAsync("a@local.test", $"user{i}@partner.test"));
+        }
+        await WaitForAsync(() => ids.All(id => _spool.Find(id) is null), "all 30 messages to be delivered", seconds: 30);
+        var received = sink.List().SelectMany(m => m.Recipients).Select(r => r.Address).Order().ToList();
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => $"user{i}@partner.test").Order().ToList(), received);
+    }
 }
