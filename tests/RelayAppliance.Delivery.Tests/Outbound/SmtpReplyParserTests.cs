@@ -57,35 +57,5 @@ public sealed class SmtpReplyParserTests
 
     private static ReadOnlySequence<byte> OneSegment(string text) => new(Encoding.ASCII.GetBytes(text));
 
-    private static ReadOnlySequence<byte> PerByte(string text)
-    {
-        var bytes = Encoding.ASCII.GetBytes(text);
-        if (bytes.Length == 0)
-        {
-            return ReadOnlySequence<byte>.Empty;
-        }
-        var first = new Segment(bytes.AsMemory(0, 1), 0);
-        var last = first;
-        for (var i = 1; i < bytes.Length; i++)
-        {
-            last = last.Append(bytes.AsMemory(i, 1));
-        }
-        return new ReadOnlySequence<byte>(first, 0, last, 1);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
-    }
+    private static ReadOnlySequence<byte> PerByte(string text) => RelayAppliance.Testing.BufferSegments.Split(Encoding.ASCII.GetBytes(text), 1);
 }
