@@ -44,10 +44,11 @@ public sealed class DeliveryServiceTests : IAsyncLifetime
     }
 
     /// <summary>A remote MTA: relayd accepting mail for <paramref name="domain"/> only, from anyone.</summary>
-    private async Task<(MessageSpool Spool, IPEndPoint EndPoint)> StartSinkAsync(string address, int port, string domain)
+    private async Task<(MessageSpool Spool, IPEndPoint EndPoint)> StartSinkAsync(string address, int port, string domain, bool full = false)
     {
         var directory = Path.Combine(_root, "sink-" + address + "-" + port);
-        var spool = MessageSpool.Open(new SpoolOptions { Directory = Path.Combine(directory, "spool"), FreeSpaceFloorBytes = 0 },
+        // A "full" sink answers MAIL with 452 4.3.1 (below its free-space floor): a temporary refusal.
+        var spool = MessageSpool.Open(new SpoolOptions { Directory = Path.Combine(directory, "spool"), FreeSpaceFloorBytes = full ? long.MaxValue : 0 },
             NullLoggerFactory.Instance, TimeProvider.System);
         var server = new SmtpServer(
             new SmtpServerOptions { Endpoints = [new ListenEndpoint(new IPEndPoint(IPAddress.Parse(address), port), false)], Hostname = "sink.test" },
@@ -233,5 +234,20 @@ public sealed class DeliveryServiceTests : IAsyncLifetime
         await WaitForAsync(() => ids.All(id => _spool.Find(id) is null), "all 30 messages to be delivered", seconds: 30);
         var received = sink.List().SelectMany(m => m.Recipients).Select(r => r.Address).Order().ToList();
         Assert.Equal(Enumerable.Range(0, 30).Select(i => $"user{i}@partner.test").Order().ToList(), received);
+    }
+
+    [Fact]
+    public async Task ATemporaryRefusalAtTheBestMxFallsBackToTheNextOne()
+    {
+        var (full, endPoint) = await StartSinkAsync("127.0.0.28", 0, "remote.test", full: true);
+        var (sink, _) = await StartSinkAsync("127.0.0.29", endPoint.Port, "remote.test");
+        _dns.Mx("remote.test", 10, "mx1.remote.test").Mx("remote.test", 20, "mx2.remote.test")
+            .Address("mx1.remote.test", "127.0.0.28").Address("mx2.remote.test", "127.0.0.29");
+        StartDelivery(mxPort: endPoint.Port);
+        var id = await QueueAsync("a@local.test", "bob@remote.test");
+
+        await WaitForAsync(() => _spool.Find(id) is null, "delivery through the second MX after a 452");
+        Assert.Empty(full.List());
+        Assert.Single(sink.List());
     }
 }
