@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
+using RelayAppliance.Delivery.Bounces;
 using RelayAppliance.Delivery.Dns;
 using RelayAppliance.Delivery.Outbound;
 using RelayAppliance.Spool;
@@ -245,7 +246,12 @@ public sealed partial class DeliveryService : IAsyncDisposable
         if (failed.Count > 0)
         {
             // Not cancellable: once recipients were tried, their outcome (and its bounce) must be journaled.
-            await BounceAsync(message, failed, CancellationToken.None).ConfigureAwait(false);
+            var bounce = await BounceQueue.QueueAsync(_spool, _options.Hostname, _options.LocalDomains, message, failed, now,
+                CancellationToken.None).ConfigureAwait(false);
+            if (bounce is { } bounceId)
+            {
+                LogBounced(_logger, message.Id.ToString(), bounceId.ToString(), message.Sender);
+            }
         }
         if (!await _spool.RecordResultsAsync(message.Id, results, next, CancellationToken.None).ConfigureAwait(false))
         {

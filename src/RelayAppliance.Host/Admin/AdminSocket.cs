@@ -66,7 +66,7 @@ internal sealed partial class AdminSocketServer(RelaydConfiguration configuratio
         int exitCode;
         try
         {
-            exitCode = await QueueCommand.ExecuteAsync(spool, words.ToArray(), json, output, error, delivery).ConfigureAwait(false);
+            exitCode = await QueueCommand.ExecuteAsync(spool, words.ToArray(), json, output, error, configuration, delivery).ConfigureAwait(false);
         }
         catch (UsageException e)
         {

@@ -67,6 +67,7 @@ internal sealed record CommandLine(IReadOnlyList<string> Words, string? ConfigFi
           relayd queue list [--json]        list queued messages (--json: one JSON object per line)
           relayd queue show ID [--json]     show one message's envelope and content
           relayd queue delete ID            remove a message from the queue
+          relayd queue bounce ID            fail its pending recipients now and send the sender a DSN
           relayd queue stats [--json]       count messages, pending recipients and bytes
           relayd queue summary [--json]     pending recipients by domain and age (like qshape)
           relayd queue flush [DOMAIN]       retry deferred mail now (all, or one domain's); needs a running relayd

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
+using RelayAppliance.Delivery.Bounces;
 using RelayAppliance.Delivery.Scheduling;
 using RelayAppliance.Host.Admin;
 using RelayAppliance.Host.Configuration;
@@ -26,7 +27,7 @@ internal static class QueueCommand
         if (!Directory.Exists(configuration.SpoolDirectory))
         {
             // Nothing was ever queued here: report an empty queue rather than create a spool as a side effect.
-            return await ExecuteAsync(null, words, json, output, error).ConfigureAwait(false);
+            return await ExecuteAsync(null, words, json, output, error, configuration).ConfigureAwait(false);
         }
         MessageSpool spool;
         try
@@ -45,7 +46,7 @@ internal static class QueueCommand
         }
         await using (spool.ConfigureAwait(false))
         {
-            return await ExecuteAsync(spool, words, json, output, error).ConfigureAwait(false);
+            return await ExecuteAsync(spool, words, json, output, error, configuration).ConfigureAwait(false);
         }
     }
 
@@ -55,7 +56,7 @@ internal static class QueueCommand
         {
             case ["list"] or ["stats"] or ["summary"] or ["flush"] or ["flush", _]:
                 return;
-            case ["show" or "delete", var id]:
+            case ["show" or "delete" or "bounce", var id]:
                 if (!MessageId.TryParse(id, out _))
                 {
                     throw new UsageException($"'{id}' is not a message id (16 hex digits)");
@@ -66,11 +67,11 @@ internal static class QueueCommand
         }
     }
 
-    private const string UsageText = "usage: relayd queue list | show ID | delete ID | stats | summary [--json] | flush [DOMAIN]";
+    private const string UsageText = "usage: relayd queue list | show ID | delete ID | bounce ID | stats | summary [--json] | flush [DOMAIN]";
 
     /// <summary>Runs one validated queue command against an open spool (null: no spool exists yet).</summary>
     public static async Task<int> ExecuteAsync(MessageSpool? spool, string[] words, bool json, TextWriter output, TextWriter error,
-        DeliveryService? delivery = null)
+        RelaydConfiguration configuration, DeliveryService? delivery = null)
     {
         switch (words)
         {
@@ -117,6 +118,26 @@ internal static class QueueCommand
                     await output.WriteLineAsync().ConfigureAwait(false);
                     await output.WriteAsync(System.Text.Encoding.UTF8.GetString(body.ToArray())).ConfigureAwait(false);
                 }
+                return Program.ExitOk;
+            }
+            case ["bounce", var text]:
+            {
+                MessageId.TryParse(text, out var id);
+                if (spool?.Find(id) is not { } message)
+                {
+                    return await NotFoundAsync(error, text).ConfigureAwait(false);
+                }
+                // Every recipient not yet final fails now; the sender gets one DSN, queued before the failures.
+                var failed = message.Recipients
+                    .Select((r, i) => (r, i))
+                    .Where(x => x.r.State is RecipientState.Queued or RecipientState.Deferred)
+                    .Select(x => new RecipientResult(x.i, RecipientOutcome.Failed, "550 5.0.0 Message bounced by the administrator", null))
+                    .ToList();
+                var dsn = await BounceQueue.QueueAsync(spool, configuration.Hostname, configuration.LocalDomains, message, failed,
+                    DateTimeOffset.UtcNow, CancellationToken.None).ConfigureAwait(false);
+                await spool.RecordResultsAsync(id, failed, null, CancellationToken.None).ConfigureAwait(false);
+                await output.WriteLineAsync(dsn is { } dsnId ? $"bounced {id}: DSN {dsnId} queued to <{message.Sender}>"
+                    : $"bounced {id}: no DSN (null sender)").ConfigureAwait(false);
                 return Program.ExitOk;
             }
             case ["delete", var text]:

@@ -1,27 +1,30 @@
 using System.Text;
-using RelayAppliance.Delivery.Bounces;
 using RelayAppliance.Spool;
 
-namespace RelayAppliance.Delivery.Scheduling;
+namespace RelayAppliance.Delivery.Bounces;
 
-public sealed partial class DeliveryService
+/// <summary>
+/// Queues bounces. Used by the scheduler for permanent failures and by `relayd queue bounce`; in both the DSN is
+/// accepted into the spool before the failures are journaled, so a crash can repeat a bounce but never lose one.
+/// </summary>
+public static class BounceQueue
 {
     /// <summary>
     /// Queues a DSN for the failed recipients to the original sender, from the null sender so it can never bounce
-    /// in turn. No report for a message that was itself a bounce (sender &lt;&gt;). Throws when the spool cannot take
-    /// it, so the failures are not journaled without their bounce.
+    /// in turn. Returns null (and queues nothing) for a message that was itself a bounce (sender &lt;&gt;). Throws when
+    /// the spool cannot take it, so the caller does not journal the failures without their bounce.
     /// </summary>
-    private async Task BounceAsync(QueuedMessageInfo message, List<RecipientResult> failed, CancellationToken token)
+    public static async Task<MessageId?> QueueAsync(MessageSpool spool, string hostname, IReadOnlyCollection<string> localDomains,
+        QueuedMessageInfo message, IReadOnlyList<RecipientResult> failed, DateTimeOffset now, CancellationToken token)
     {
         if (!DeliveryStatusNotification.ShouldReport(message.Sender))
         {
-            return;
+            return null;
         }
         using var original = new MemoryStream();
-        await _spool.CopyBodyToAsync(message.Id, original, token).ConfigureAwait(false);
-        var now = _time.GetUtcNow();
+        await spool.CopyBodyToAsync(message.Id, original, token).ConfigureAwait(false);
         var report = DeliveryStatusNotification.Compose(new DsnRequest(
-            _options.Hostname,
+            hostname,
             message.Sender,
             message.ReceivedAt,
             failed.Select(f => new DsnRecipient(message.Recipients[f.RecipientIndex].Address, DsnAction.Failed, f.Detail, f.RemoteHost)).ToList(),
@@ -30,11 +33,12 @@ public sealed partial class DeliveryService
             $"{message.Id}.{now.ToUnixTimeMilliseconds()}.dsn"));
 
         var envelope = new EnvelopeBuilder();
-        envelope.SetSession("127.0.0.1", _options.Hostname, null, tls: false);
+        envelope.SetSession("127.0.0.1", hostname, null, tls: false);
         envelope.SetSender(default, smtpUtf8: !Ascii.IsValid(message.Sender), eightBitMime: true);
-        var local = _options.LocalDomains.Contains(DomainOf(message.Sender), StringComparer.OrdinalIgnoreCase);
+        var senderDomain = message.Sender[(message.Sender.LastIndexOf('@') + 1)..];
+        var local = localDomains.Contains(senderDomain, StringComparer.OrdinalIgnoreCase);
         envelope.AddRecipient(Encoding.UTF8.GetBytes(message.Sender), local ? RecipientRoute.Local : RecipientRoute.Remote);
-        var body = _spool.CreateBodyWriter();
+        var body = spool.CreateBodyWriter();
         var written = 0;
         while (written < report.Length)
         {
@@ -48,7 +52,6 @@ public sealed partial class DeliveryService
                 await body.FlushChunkAsync(token).ConfigureAwait(false);
             }
         }
-        var id = await _spool.AcceptAsync(body, envelope, CancellationToken.None).ConfigureAwait(false);
-        LogBounced(_logger, message.Id.ToString(), id.ToString(), message.Sender);
+        return await spool.AcceptAsync(body, envelope, CancellationToken.None).ConfigureAwait(false);
     }
 }
