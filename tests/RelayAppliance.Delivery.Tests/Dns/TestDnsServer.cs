@@ -25,10 +25,23 @@ public sealed class TestDnsServer : IAsyncDisposable
 
     public TestDnsServer()
     {
-        _udp = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
-        EndPoint = (IPEndPoint)_udp.Client.LocalEndPoint!;
-        _tcp = new TcpListener(EndPoint);   // same port, so a TC=1 answer falls back to us over TCP
-        _tcp.Start();
+        // Same port for UDP and TCP, so a TC=1 answer falls back to us over TCP. The UDP port chosen by the system
+        // may be taken for TCP (another test's connection): then try another.
+        for (var attempt = 1; ; attempt++)
+        {
+            _udp = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+            EndPoint = (IPEndPoint)_udp.Client.LocalEndPoint!;
+            _tcp = new TcpListener(EndPoint);
+            try
+            {
+                _tcp.Start();
+                break;
+            }
+            catch (SocketException) when (attempt < 20)
+            {
+                _udp.Dispose();
+            }
+        }
         _udpLoop = Task.Run(ServeUdpAsync);
         _tcpLoop = Task.Run(ServeTcpAsync);
     }
