@@ -35,8 +35,7 @@ public static class BounceQueue
         var envelope = new EnvelopeBuilder();
         envelope.SetSession("127.0.0.1", hostname, null, tls: false);
         envelope.SetSender(default, smtpUtf8: !Ascii.IsValid(message.Sender), eightBitMime: true);
-        var senderDomain = message.Sender[(message.Sender.LastIndexOf('@') + 1)..];
-        var local = localDomains.Contains(senderDomain, StringComparer.OrdinalIgnoreCase);
+        var local = localDomains.Contains(Scheduling.DeliveryService.DomainOf(message.Sender), StringComparer.OrdinalIgnoreCase);
         envelope.AddRecipient(Encoding.UTF8.GetBytes(message.Sender), local ? RecipientRoute.Local : RecipientRoute.Remote);
         var body = spool.CreateBodyWriter();
         var written = 0;

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging.Abstractions;
 using RelayAppliance.Server.Accounts;
@@ -72,12 +71,5 @@ internal sealed class OutboundRelayFixture : IAsyncDisposable
         }
     }
 
-    public static readonly Lazy<X509Certificate2> TestCertificate = new(() =>
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest($"CN={Hostname}", key, HashAlgorithmName.SHA256);
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, false));
-        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
-        return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
-    });
+    public static readonly Lazy<X509Certificate2> TestCertificate = new(() => RelayAppliance.Testing.TestCertificates.SelfSigned(Hostname));
 }
