@@ -136,6 +136,9 @@ public sealed partial class MessageSpool : IAsyncDisposable
                         var (nextAttemptAt, results) = ResultRecord.Read(record);
                         _index.ReplayResults(header.MessageId, ResultRecord.OutcomeOf(header.Kind), nextAttemptAt, results);
                         break;
+                    case RecordKind.Flags:
+                        _index.ReplayFlags(header.MessageId, RecordLayout.ReadFlags(record));
+                        break;
                     case RecordKind.MessageDone:
                         _index.ReplayDone(header.MessageId);
                         break;
@@ -293,13 +296,13 @@ public sealed partial class MessageSpool : IAsyncDisposable
         var entries = _index.Snapshot();
         var list = new List<QueuedMessageInfo>(entries.Count);
         foreach (var entry in entries)
-            list.Add(AcceptedView.Parse(entry.Record).ToInfo(entry.Progress));
+            list.Add(AcceptedView.Parse(entry.Record).ToInfo(entry.Progress, entry.Flags));
         list.Sort(static (a, b) => a.Id.Value.CompareTo(b.Id.Value));
         return list;
     }
 
     public QueuedMessageInfo? Find(MessageId id)
-        => _index.Find(id.Value) is { } entry ? AcceptedView.Parse(entry.Record).ToInfo(entry.Progress) : null;
+        => _index.Find(id.Value) is { } entry ? AcceptedView.Parse(entry.Record).ToInfo(entry.Progress, entry.Flags) : null;
 
     public QueueStats GetStats() => _index.Stats;
 
