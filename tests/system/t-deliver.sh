@@ -27,6 +27,24 @@ start_relayd transport "$D1" 2525 --Delivery:Transports:partner.test="$SINK_IP:$
 for i in 1 2 3; do swaks_to 2525 --from alice@example.test --to "bob$i@partner.test" >/dev/null 2>&1; done
 check "three messages to a transport route are delivered to smtp-sink and leave the queue" wait_drained "$D1" 30
 
+# --- hold/release: a held message stays queued across a restart until it is released ------------------
+D3=$T/hold
+start_relayd hold "$D3" 2527 --Delivery:Enabled=false --Delivery:Transports:partner.test="$SINK_IP:$SINK_PORT" \
+    || { fail "relayd starts (hold)"; finish; }
+swaks_to 2527 --from alice@example.test --to held@partner.test >/dev/null 2>&1
+HELD=$(relayd_cmd "$D3" queue list --json | $PY -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')
+check "queue hold ID answers through the running server" relayd_cmd "$D3" queue hold "$HELD"
+swaks_to 2527 --from alice@example.test --to free@partner.test >/dev/null 2>&1
+stop_pid "$RELAYD_PID" 20
+start_relayd hold "$D3" 2527 --Delivery:Transports:partner.test="$SINK_IP:$SINK_PORT" || { fail "relayd restarts (hold)"; finish; }
+one_held_left() { [ "$(relayd_cmd "$D3" queue list | grep -c .)" = 1 ] && relayd_cmd "$D3" queue list | grep -q "^$HELD!"; }
+for _ in $(seq 1 60); do one_held_left && break; sleep 0.3; done
+sleep 1
+check "after a restart the free message is delivered and only the held one (marked !) stays" one_held_left
+check "queue release ID answers" relayd_cmd "$D3" queue release "$HELD"
+check "the released message is delivered and leaves the queue" wait_drained "$D3" 30
+stop_pid "$RELAYD_PID" 20
+
 # --- MX route: dnsmasq answers MX for remote.test with the sink's address ---------------------------------
 if ! command -v dnsmasq >/dev/null; then
     skip "MX delivery through dnsmasq (dnsmasq not installed)"

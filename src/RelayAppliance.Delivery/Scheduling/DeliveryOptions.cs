@@ -26,6 +26,11 @@ public sealed record DeliveryOptions
     public int MxPort { get; init; } = 25;
     /// <summary>Our SMTP listeners: an MX that points back at one of them is a mail loop.</summary>
     public IReadOnlyList<IPEndPoint> OwnEndpoints { get; init; } = [];
+    /// <summary>
+    /// Delivery:DelayWarningTime: a message still undelivered this long after arrival gets one delay notification
+    /// (a DSN with Action: delayed) to its sender. Zero turns it off, as Postfix's delay_warning_time does by default.
+    /// </summary>
+    public TimeSpan DelayWarningTime { get; init; } = TimeSpan.Zero;
     /// <summary>How long an idle outbound connection is kept for reuse (Postfix smtp_connection_cache_time_limit 2 s).</summary>
     public TimeSpan ConnectionIdleTime { get; init; } = TimeSpan.FromSeconds(2);
 }

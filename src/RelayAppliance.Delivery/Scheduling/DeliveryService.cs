@@ -86,6 +86,35 @@ public sealed partial class DeliveryService : IAsyncDisposable
         return count;
     }
 
+    /// <summary>`relayd queue hold`: durably on hold, and out of the due queue. False when the message is not queued.</summary>
+    public async Task<bool> HoldAsync(MessageId id, CancellationToken token)
+    {
+        if (!await _spool.SetHeldAsync(id, true, token).ConfigureAwait(false))
+        {
+            return false;
+        }
+        lock (_gate)
+        {
+            _due.Remove(id); // an attempt already running finishes; AttemptAsync skips held mail from now on
+        }
+        return true;
+    }
+
+    /// <summary>`relayd queue release`: off hold and due now. False when the message is not queued.</summary>
+    public async Task<bool> ReleaseAsync(MessageId id, CancellationToken token)
+    {
+        if (!await _spool.SetHeldAsync(id, false, token).ConfigureAwait(false))
+        {
+            return false;
+        }
+        lock (_gate)
+        {
+            _due.Schedule(id, _time.GetUtcNow());
+        }
+        Wake();
+        return true;
+    }
+
     private bool HasPendingRecipientIn(MessageId id, string domain) =>
         _spool.Find(id) is { } message && message.Recipients.Any(r => IsPendingRemote(r)
             && string.Equals(DomainOf(r.Address), domain, StringComparison.OrdinalIgnoreCase));
@@ -177,6 +206,12 @@ public sealed partial class DeliveryService : IAsyncDisposable
         }
     }
 
+    /// <summary>One delay notification per message, once it is older than Delivery:DelayWarningTime (0: never).</summary>
+    private bool ShouldWarnOfDelay(QueuedMessageInfo message, DateTimeOffset now) =>
+        _options.DelayWarningTime > TimeSpan.Zero && !message.DelayWarned
+        && now - message.ReceivedAt >= _options.DelayWarningTime
+        && DeliveryStatusNotification.ShouldReport(message.Sender);
+
     private static bool IsPendingRemote(RecipientInfo recipient) =>
         recipient.Route == RecipientRoute.Remote && recipient.State is RecipientState.Queued or RecipientState.Deferred;
 
@@ -189,9 +224,9 @@ public sealed partial class DeliveryService : IAsyncDisposable
     /// <summary>One attempt for every pending remote recipient of the message, then the outcome journaled.</summary>
     private async Task AttemptAsync(MessageId id, CancellationToken token)
     {
-        if (_spool.Find(id) is not { } message)
+        if (_spool.Find(id) is not { } message || message.Held)
         {
-            return; // delivered, deleted or bounced meanwhile
+            return; // delivered, deleted or bounced meanwhile, or on hold (release schedules it again)
         }
         var groups = new Dictionary<string, List<int>>(StringComparer.Ordinal);
         for (var i = 0; i < message.Recipients.Count; i++)
@@ -253,9 +288,25 @@ public sealed partial class DeliveryService : IAsyncDisposable
                 LogBounced(_logger, message.Id.ToString(), bounceId.ToString(), message.Sender);
             }
         }
+        var warn = next is not null && ShouldWarnOfDelay(message, now);
+        if (warn)
+        {
+            var delayed = results.Where(r => r.Outcome == RecipientOutcome.Deferred).ToList();
+            var warning = await BounceQueue.QueueAsync(_spool, _options.Hostname, _options.LocalDomains, message, delayed, now,
+                CancellationToken.None, DsnAction.Delayed, message.ReceivedAt + _options.Retry.QueueLifetime).ConfigureAwait(false);
+            if (warning is { } warningId)
+            {
+                LogDelayWarning(_logger, message.Id.ToString(), warningId.ToString(), message.Sender);
+            }
+        }
         if (!await _spool.RecordResultsAsync(message.Id, results, next, CancellationToken.None).ConfigureAwait(false))
         {
             return;
+        }
+        if (warn)
+        {
+            // After the warning was queued: a crash in between repeats the warning rather than losing it.
+            await _spool.MarkDelayWarnedAsync(message.Id, CancellationToken.None).ConfigureAwait(false);
         }
         foreach (var result in results)
         {

@@ -76,6 +76,8 @@ internal sealed class DeliverySettings
     public TimeSpan QueueLifetime { get; set; } = TimeSpan.FromDays(5);
     public TimeSpan MinimumBackoff { get; set; } = TimeSpan.FromSeconds(300);
     public TimeSpan MaximumBackoff { get; set; } = TimeSpan.FromSeconds(4000);
+    /// <summary>Zero: no delay notifications (Postfix's default); else one DSN "delayed" after this long.</summary>
+    public TimeSpan DelayWarningTime { get; set; } = TimeSpan.Zero;
     public int MxPort { get; set; } = 25;
 }
 

@@ -166,6 +166,7 @@ internal static class SettingsLoader
         Require(delivery.QueueLifetime > TimeSpan.Zero, "Delivery:QueueLifetime", "must be positive (like 5.00:00:00)");
         Require(delivery.MinimumBackoff > TimeSpan.Zero && delivery.MaximumBackoff >= delivery.MinimumBackoff,
             "Delivery:MaximumBackoff", "must be at least Delivery:MinimumBackoff, which must be positive");
+        Require(delivery.DelayWarningTime >= TimeSpan.Zero, "Delivery:DelayWarningTime", "must not be negative (0 turns delay notifications off; like 04:00:00)");
         Require(delivery.MxPort is > 0 and <= 65535, "Delivery:MxPort", "must be a port number");
         Require(settings.Dns.TimeoutSeconds > 0, "Dns:TimeoutSeconds", "must be positive");
         Require(string.IsNullOrEmpty(delivery.SmarthostUser) == string.IsNullOrEmpty(delivery.SmarthostPassword),
@@ -190,6 +191,7 @@ internal static class SettingsLoader
             MaxConnections = delivery.MaxConnections,
             PerDestination = new ConcurrencyOptions { Limit = delivery.MaxConnectionsPerDestination, Initial = Math.Min(5, delivery.MaxConnectionsPerDestination) },
             Retry = new RetryPolicy { QueueLifetime = delivery.QueueLifetime, MinimumBackoff = delivery.MinimumBackoff, MaximumBackoff = delivery.MaximumBackoff },
+            DelayWarningTime = delivery.DelayWarningTime,
             LocalDomains = configuration.LocalDomains.ToList(),
             MxPort = delivery.MxPort,
             OwnEndpoints = configuration.Endpoints.Select(e => e.EndPoint).ToList(),
