@@ -206,7 +206,10 @@ public sealed partial class MessageSpool
     /// attempt among those recipients (its arrival time for one never tried or deferred without a time); earliest
     /// first. A full scan: meant for the scheduler's start, new mail then arrives through <see cref="MessageAccepted"/>.
     /// </summary>
-    public IReadOnlyList<PendingDelivery> PendingRemote()
+    public IReadOnlyList<PendingDelivery> PendingRemote() => Pending(remote: true, local: false);
+
+    /// <summary>As <see cref="PendingRemote"/>, counting remote and/or local (mailbox) recipients.</summary>
+    public IReadOnlyList<PendingDelivery> Pending(bool remote, bool local)
     {
         var pending = new List<PendingDelivery>();
         foreach (var entry in _index.Snapshot())
@@ -220,7 +223,7 @@ public sealed partial class MessageSpool
             foreach (var r in view.Recipients)
             {
                 var p = progress[i++];
-                if (r.Route != RecipientRoute.Remote || p.IsFinal)
+                if (p.IsFinal || !(r.Route == RecipientRoute.Remote ? remote : local))
                     continue;
                 var at = p.NextAttemptAt ?? view.ReceivedAt;
                 if (due is null || at < due)

@@ -8,6 +8,8 @@ public sealed record DeliveryOptions
 {
     /// <summary>Our name: EHLO, loop detection, DSN Reporting-MTA.</summary>
     public required string Hostname { get; init; }
+    /// <summary>Delivery:Enabled: false keeps remote mail queued (local mailbox delivery still runs).</summary>
+    public bool RemoteEnabled { get; init; } = true;
     /// <summary>Delivery:Transports: recipient domain (lower case) → next hops, tried in order instead of MX.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<IPEndPoint>> Transports { get; init; } = new Dictionary<string, IReadOnlyList<IPEndPoint>>();
     /// <summary>Delivery:Smarthost: when set, every remote domain without a transport goes there.</summary>

@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Logging;
 using RelayAppliance.Delivery.Bounces;
 using RelayAppliance.Delivery.Dns;
+using RelayAppliance.Delivery.Local;
 using RelayAppliance.Delivery.Outbound;
 using RelayAppliance.Spool;
 
@@ -22,6 +23,7 @@ public sealed partial class DeliveryService : IAsyncDisposable
     private readonly OutboundOptions _outbound;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly LocalDelivery? _local;
     private readonly object _gate = new();
     private readonly DueQueue<MessageId> _due = new();
     private readonly HashSet<MessageId> _inFlight = [];
@@ -34,9 +36,11 @@ public sealed partial class DeliveryService : IAsyncDisposable
     private readonly Random _random = new();
     private Task _loop = Task.CompletedTask;
 
+    /// <param name="local">Mailbox delivery for local recipients; null: they stay queued.</param>
     public DeliveryService(DeliveryOptions options, MessageSpool spool, MxResolver resolver, OutboundOptions outbound,
-        TimeProvider time, ILoggerFactory loggerFactory)
+        TimeProvider time, ILoggerFactory loggerFactory, LocalDelivery? local = null)
     {
+        _local = local;
         _options = options;
         _spool = spool;
         _resolver = resolver;
@@ -66,7 +70,7 @@ public sealed partial class DeliveryService : IAsyncDisposable
         _spool.MessageAccepted += OnAccepted;
         lock (_gate)
         {
-            foreach (var pending in _spool.PendingRemote())
+            foreach (var pending in _spool.Pending(remote: _options.RemoteEnabled, local: _local is not null))
             {
                 _due.Schedule(pending.Id, pending.DueAt);
             }
@@ -215,6 +219,9 @@ public sealed partial class DeliveryService : IAsyncDisposable
     private static bool IsPendingRemote(RecipientInfo recipient) =>
         recipient.Route == RecipientRoute.Remote && recipient.State is RecipientState.Queued or RecipientState.Deferred;
 
+    private static bool IsPendingLocal(RecipientInfo recipient) =>
+        recipient.Route == RecipientRoute.Local && recipient.State is RecipientState.Queued or RecipientState.Deferred;
+
     internal static string DomainOf(string address)
     {
         var at = address.LastIndexOf('@');
@@ -229,9 +236,14 @@ public sealed partial class DeliveryService : IAsyncDisposable
             return; // delivered, deleted or bounced meanwhile, or on hold (release schedules it again)
         }
         var groups = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        var local = new List<int>();
         for (var i = 0; i < message.Recipients.Count; i++)
         {
-            if (IsPendingRemote(message.Recipients[i]))
+            if (_local is not null && IsPendingLocal(message.Recipients[i]))
+            {
+                local.Add(i);
+            }
+            else if (_options.RemoteEnabled && IsPendingRemote(message.Recipients[i]))
             {
                 var domain = DomainOf(message.Recipients[i].Address);
                 if (!groups.TryGetValue(domain, out var list))
@@ -241,11 +253,15 @@ public sealed partial class DeliveryService : IAsyncDisposable
                 list.Add(i);
             }
         }
-        if (groups.Count == 0)
+        if (groups.Count == 0 && local.Count == 0)
         {
             return;
         }
         var attempts = groups.Select(g => DeliverGroupAsync(message, g.Key, g.Value, token)).ToList();
+        if (local.Count > 0)
+        {
+            attempts.Add(_local!.DeliverAsync(_spool, message, local, token));
+        }
         var results = (await Task.WhenAll(attempts).ConfigureAwait(false)).SelectMany(r => r).ToList();
         await FinishAttemptAsync(message, results, token).ConfigureAwait(false);
     }
