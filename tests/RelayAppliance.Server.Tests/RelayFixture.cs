@@ -34,7 +34,8 @@ internal sealed class RelayFixture : IAsyncDisposable
         bool trusted = true,
         bool tls = false,
         Func<SmtpServerOptions, SmtpServerOptions>? configure = null,
-        long freeSpaceFloor = 0)
+        long freeSpaceFloor = 0,
+        Func<UserStore, MailboxDirectory>? mailboxes = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "relay-test-" + Guid.NewGuid().ToString("n"));
         System.IO.Directory.CreateDirectory(directory);
@@ -59,7 +60,10 @@ internal sealed class RelayFixture : IAsyncDisposable
         var policy = new RelayPolicy(["localhost", "local.test"], ["relay.test", ".sub.relay.test"],
             trusted ? [IPNetwork.Parse("127.0.0.0/8")] : []);
         var users = new UserStore(directory);
-        var server = new SmtpServer(options, policy, users, spool, NullLoggerFactory.Instance, TimeProvider.System);
+        var server = new SmtpServer(options, policy, users, spool, NullLoggerFactory.Instance, TimeProvider.System)
+        {
+            Mailboxes = mailboxes?.Invoke(users),
+        };
         server.Start();
         await Task.Yield();
         return new RelayFixture(directory, spool, server, users, options);

@@ -59,9 +59,10 @@ public sealed class MailboxDirectory
         return _catchAll.GetValueOrDefault(domain);
     }
 
-    /// <param name="declaredSize">MAIL FROM's SIZE= (0 when not given).</param>
+    /// <param name="declaredSize">MAIL FROM's SIZE= (negative or 0 when not given).</param>
     public LocalRecipientVerdict Check(string address, long declaredSize)
     {
+        declaredSize = Math.Max(declaredSize, 0);
         if (Resolve(address) is not { } mailbox)
         {
             return LocalRecipientVerdict.Unknown;
