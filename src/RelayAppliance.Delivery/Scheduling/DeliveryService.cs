@@ -126,12 +126,23 @@ public sealed partial class DeliveryService : IAsyncDisposable
             lock (_gate)
             {
                 // Bound the attempts in flight: a flush of a huge queue must not start a task per message at once.
+                List<MessageId>? busy = null;
                 while (_inFlight.Count < MaxAttemptsInFlight && _due.TryTakeDue(now, out var id))
                 {
                     if (_inFlight.Add(id))
                     {
                         due.Add(id);
                     }
+                    else
+                    {
+                        (busy ??= []).Add(id);
+                    }
+                }
+                // Made due while its last attempt is still finishing (a flush racing the reschedule): dropping it
+                // would strand it until a restart, so look again shortly.
+                foreach (var id in busy ?? [])
+                {
+                    _due.Schedule(id, now + TimeSpan.FromSeconds(1));
                 }
                 next = _due.NextDueAt;
             }
@@ -145,6 +156,10 @@ public sealed partial class DeliveryService : IAsyncDisposable
             var wait = next is { } at ? at - now : TimeSpan.FromSeconds(1);
             wait = wait <= TimeSpan.Zero ? Timeout.InfiniteTimeSpan : wait > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : wait;
             timer.Change(wait, Timeout.InfiniteTimeSpan);
+            if (wait != Timeout.InfiniteTimeSpan && next is { } nextAt && _time.GetUtcNow() >= nextAt)
+            {
+                continue; // the clock jumped past it before the timer was armed (a fake clock advanced meanwhile)
+            }
             try
             {
                 await _wakeup.WaitAsync(token).ConfigureAwait(false);
