@@ -48,7 +48,7 @@ internal sealed class DeliveryHarness : IAsyncDisposable
     /// <summary>Routes <paramref name="domain"/> to the peers (a Delivery:Transports entry).</summary>
     public static DeliveryOptions Transport(DeliveryOptions options, string domain, params FakeSmtpServer[] peers)
     {
-        var transports = new Dictionary<string, IReadOnlyList<IPEndPoint>>(options.Transports) { [domain] = peers.Select(p => p.EndPoint).ToList() };
+        var transports = new Dictionary<string, IReadOnlyList<NextHop>>(options.Transports) { [domain] = peers.Select(p => (NextHop)p.EndPoint).ToList() };
         return options with { Transports = transports };
     }
 
@@ -56,7 +56,7 @@ internal sealed class DeliveryHarness : IAsyncDisposable
     {
         var options = new DeliveryOptions { Hostname = "relay.local.test", MxPort = mxPort, LocalDomains = ["local.test"] };
         options = configure?.Invoke(options) ?? options;
-        var dns = new DnsOptions { Servers = [Dns.EndPoint], Timeout = TimeSpan.FromMilliseconds(500), Retries = 0 };
+        var dns = new DnsOptions { Servers = [Dns.EndPoint], Timeout = TimeSpan.FromSeconds(5), Retries = 0 };
         var resolver = new MxResolver(dns, Time, NullLoggerFactory.Instance, shuffle ?? Random.Shared);
         Service = new DeliveryService(options, Spool, resolver, OutboundTestKit.Options() with { HeloName = "relay.local.test" },
             Time, NullLoggerFactory.Instance);
@@ -86,13 +86,20 @@ internal sealed class DeliveryHarness : IAsyncDisposable
 
     public RecipientInfo Recipient(MessageId id, int index = 0) => Spool.Find(id)!.Recipients[index];
 
-    /// <summary>Waits (in real time) for the service to act; the fake clock does not move meanwhile.</summary>
-    public static async Task WaitForAsync(Func<bool> condition, string what, int seconds = 15)
+    /// <summary>
+    /// Waits (in real time) for the service to act; the fake clock does not move meanwhile. On timeout the message
+    /// names what the queue holds: a deferral on a clock that never moves would otherwise look like a hang.
+    /// </summary>
+    public async Task WaitForAsync(Func<bool> condition, string what, int seconds = 15)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
         while (!condition())
         {
-            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for: " + what);
+            if (DateTime.UtcNow >= deadline)
+            {
+                var queue = Spool.List().SelectMany(m => m.Recipients.Select(r => $"{m.Id} <{r.Address}> {r.State} {r.LastResult}"));
+                Assert.Fail($"timed out waiting for: {what}; queue: {string.Join("; ", queue)}");
+            }
             await Task.Delay(20);
         }
     }

@@ -69,7 +69,7 @@ public sealed class DeliveryServiceClockTests : IAsyncLifetime
         Assert.Single(_h.Spool.List()); // no bounce while it is only deferred
 
         _h.Time.Advance(second.NextAttemptAt!.Value - _h.Time.GetUtcNow());
-        await WaitForAsync(() => _h.Recipient(id).State == RecipientState.Failed, "the recipient to expire");
+        await _h.WaitForAsync(() => _h.Recipient(id).State == RecipientState.Failed, "the recipient to expire");
         var bob = _h.Recipient(id);
         Assert.StartsWith("554 5.4.7", bob.LastResult);
         Assert.Contains("451 4.3.0", bob.LastResult); // the last error is kept
@@ -104,11 +104,11 @@ public sealed class DeliveryServiceClockTests : IAsyncLifetime
             ids.Add(await _h.QueueAsync("a@local.test", $"user{i}@partner.test"));
         }
 
-        await WaitForAsync(() => peer.Active == 2, "two connections held by the slow peer");
+        await _h.WaitForAsync(() => peer.Active == 2, "two connections held by the slow peer");
         await SettleAsync();
         Assert.Equal(2, peer.Connections);
         release.SetResult();
-        await WaitForAsync(() => ids.All(id => _h.Spool.Find(id) is null), "all six to be delivered");
+        await _h.WaitForAsync(() => ids.All(id => _h.Spool.Find(id) is null), "all six to be delivered");
         Assert.Equal(6, Count(peer, "MAIL"));
         Assert.Equal(2, peer.MaxActive);
         Assert.Equal(2, peer.Connections); // the two were reused (the fake clock never lets them idle out)
@@ -129,11 +129,11 @@ public sealed class DeliveryServiceClockTests : IAsyncLifetime
             ids.Add(await _h.QueueAsync("x@local.test", $"user{i}@b.test"));
         }
 
-        await WaitForAsync(() => a.Active + b.Active == 3, "three connections in all");
+        await _h.WaitForAsync(() => a.Active + b.Active == 3, "three connections in all");
         await SettleAsync();
         Assert.Equal(3, a.Connections + b.Connections); // each destination's window (5) would allow 8
         release.SetResult();
-        await WaitForAsync(() => ids.All(id => _h.Spool.Find(id) is null), "all eight to be delivered");
+        await _h.WaitForAsync(() => ids.All(id => _h.Spool.Find(id) is null), "all eight to be delivered");
         Assert.Equal(8, Count(a, "MAIL") + Count(b, "MAIL"));
     }
 
@@ -152,10 +152,10 @@ public sealed class DeliveryServiceClockTests : IAsyncLifetime
         {
             await _h.QueueAsync("x@local.test", $"user{i}@slow.test");
         }
-        await WaitForAsync(() => slow.Active == 2, "the slow site to hold its two connections");
+        await _h.WaitForAsync(() => slow.Active == 2, "the slow site to hold its two connections");
 
         var id = await _h.QueueAsync("x@local.test", "bob@ok.test");
-        await WaitForAsync(() => _h.Spool.Find(id) is null, "delivery to the healthy site");
+        await _h.WaitForAsync(() => _h.Spool.Find(id) is null, "delivery to the healthy site");
         Assert.Equal(1, Count(healthy, "MAIL"));
         Assert.Equal(2, slow.Connections);
     }
@@ -176,8 +176,8 @@ public sealed class DeliveryServiceClockTests : IAsyncLifetime
         }
         var ok = await _h.QueueAsync("x@local.test", "carol@ok.test");
 
-        await WaitForAsync(() => _h.Spool.Find(ok) is null, "delivery to the healthy site");
-        await WaitForAsync(() => later.All(id => _h.Recipient(id).State == RecipientState.Deferred), "the dead site's mail to be deferred");
+        await _h.WaitForAsync(() => _h.Spool.Find(ok) is null, "delivery to the healthy site");
+        await _h.WaitForAsync(() => later.All(id => _h.Recipient(id).State == RecipientState.Deferred), "the dead site's mail to be deferred");
         Assert.All(later, id => Assert.Contains("not answering", _h.Recipient(id).LastResult));
         Assert.Equal(1, dead.Connections); // one failed cohort, then no connection until the dead interval is over
     }
@@ -197,7 +197,7 @@ public sealed class DeliveryServiceClockTests : IAsyncLifetime
             ids.Add(await _h.QueueAsync("a@local.test", $"user{i}@pref.test"));
         }
 
-        await WaitForAsync(() => ids.All(id => _h.Spool.Find(id) is null), "delivery through the best MX");
+        await _h.WaitForAsync(() => ids.All(id => _h.Spool.Find(id) is null), "delivery through the best MX");
         Assert.Equal(3, Count(best, "MAIL"));
         Assert.Equal(0, worse.Connections);
     }
@@ -213,7 +213,7 @@ public sealed class DeliveryServiceClockTests : IAsyncLifetime
         for (var i = 0; i < 12; i++)
         {
             var id = await _h.QueueAsync("a@local.test", $"user{i}@equal.test");
-            await WaitForAsync(() => _h.Spool.Find(id) is null, $"message {i} to be delivered");
+            await _h.WaitForAsync(() => _h.Spool.Find(id) is null, $"message {i} to be delivered");
             _h.Time.Advance(TimeSpan.FromSeconds(61)); // past the cached answer: the next lookup shuffles afresh
         }
 

@@ -22,14 +22,14 @@ public sealed class DeliveryServiceWireTests : IAsyncLifetime
         _h.Start(o => Transport(o, "partner.test", peer) with { PerDestination = new ConcurrencyOptions { Initial = 3, Limit = 3 } });
         // First a refused transaction, so that the connection it leaves in the cache needs a reset.
         var refused = await _h.QueueAsync("a@local.test", "nobody@partner.test");
-        await WaitForAsync(() => _h.Spool.Find(refused) is null, "the refusal and its bounce");
+        await _h.WaitForAsync(() => _h.Spool.Find(refused) is null, "the refusal and its bounce");
         var ids = new List<MessageId>();
         for (var i = 0; i < 29; i++)
         {
             ids.Add(await _h.QueueAsync("a@local.test", $"user{i}@partner.test"));
         }
 
-        await WaitForAsync(() => ids.All(id => _h.Spool.Find(id) is null), "all 29 to be delivered");
+        await _h.WaitForAsync(() => ids.All(id => _h.Spool.Find(id) is null), "all 29 to be delivered");
         // The peer took the pipelined DATA after the refused RCPT, so that transaction sent it an empty message.
         Assert.Equal(29, peer.Messages.Count(m => m.Length > 0));
         Assert.Equal(30, Count(peer, "MAIL"));
@@ -57,7 +57,7 @@ public sealed class DeliveryServiceWireTests : IAsyncLifetime
         var (sender, recipient) = utf8 ? ("j\u00f6rg@local.test", "zo\u00eb@partner.test") : ("a@local.test", "bob@partner.test");
         var id = await _h.QueueAsync(sender, [recipient], EightBitBody, eightBitMime: true, smtpUtf8: utf8);
 
-        await WaitForAsync(() => _h.Spool.Find(id) is null, "the delivery");
+        await _h.WaitForAsync(() => _h.Spool.Find(id) is null, "the delivery");
         Assert.Equal(EightBitBody, Assert.Single(peer.Messages));
         var mail = Assert.Single(peer.Commands, c => c.StartsWith("MAIL", StringComparison.Ordinal));
         Assert.Equal($"MAIL FROM:<{sender}> SIZE={EightBitBody.Length} BODY=8BITMIME" + (utf8 ? " SMTPUTF8" : ""), mail);
@@ -77,7 +77,7 @@ public sealed class DeliveryServiceWireTests : IAsyncLifetime
         // The local recipient keeps the message queued after the remote one's final result.
         var id = await _h.QueueAsync(sender, [recipient, "me@local.test"], EightBitBody, eightBitMime: true, smtpUtf8: utf8);
 
-        await WaitForAsync(() => _h.Recipient(id).State == RecipientState.Failed, "the refusal");
+        await _h.WaitForAsync(() => _h.Recipient(id).State == RecipientState.Failed, "the refusal");
         Assert.StartsWith("554 " + status, _h.Recipient(id).LastResult);
         Assert.Equal(0, Count(peer, "MAIL"));
         Assert.Empty(peer.Messages);
