@@ -122,7 +122,7 @@ RELAYD_PID=
 relayd_start() {
     rm -rf "$W/relayd"
     "$RELAYD" run --Relay:DataDirectory="$W/relayd" --Smtp:Listen:0=$RELAY --Relay:Hostname=bench-relayd.example.test \
-        --Relay:LocalDomains:0=example.test --Smtp:MaxConnectionsPerClient=200 --Dns:Servers:0=127.0.0.1:53 --Log:Level=Warning >>"$W/relayd.log" 2>&1 &
+        --Relay:LocalDomains:0=localhost --Relay:RelayDomains:0=example.test --Delivery:Enabled=false --Smtp:MaxConnectionsPerClient=200 --Dns:Servers:0=127.0.0.1:53 --Log:Level=Warning >>"$W/relayd.log" 2>&1 &
     RELAYD_PID=$!; PIDS+=($RELAYD_PID); disown $RELAYD_PID
     wait_banner ${RELAY/:/ }
 }

@@ -45,7 +45,13 @@ public sealed record RecipientInfo(string Address, RecipientRoute Route, Recipie
 
 public sealed record QueuedMessageInfo(
     MessageId Id, string Sender, IReadOnlyList<RecipientInfo> Recipients, long Size, DateTimeOffset ReceivedAt,
-    string ClientAddress, string Helo, string? AuthenticatedUser, bool Tls, bool SmtpUtf8, bool EightBitMime);
+    string ClientAddress, string Helo, string? AuthenticatedUser, bool Tls, bool SmtpUtf8, bool EightBitMime)
+{
+    /// <summary>On hold (`relayd queue hold`): not attempted until released.</summary>
+    public bool Held { get; init; }
+    /// <summary>The sender was sent a delay notification for this message.</summary>
+    public bool DelayWarned { get; init; }
+}
 
 /// <summary>Recipients counts those not final yet (Queued or Deferred).</summary>
 public readonly record struct QueueStats(long Messages, long Recipients, long Bytes);

@@ -115,6 +115,56 @@ public sealed partial class MessageSpool
     }
 
     /// <summary>
+    /// Puts a message on hold (the scheduler leaves it alone, as Postfix's `postsuper -h`) or releases it; durable
+    /// before it returns. False when the message is not queued.
+    /// </summary>
+    public ValueTask<bool> SetHeldAsync(MessageId id, bool held, CancellationToken ct)
+        => held ? ChangeFlagsAsync(id, MessageFlags.Held, MessageFlags.None, ct) : ChangeFlagsAsync(id, MessageFlags.None, MessageFlags.Held, ct);
+
+    /// <summary>Records that the sender was sent a delay notification, so it is sent once. False when not queued.</summary>
+    public ValueTask<bool> MarkDelayWarnedAsync(MessageId id, CancellationToken ct)
+        => ChangeFlagsAsync(id, MessageFlags.DelayWarned, MessageFlags.None, ct);
+
+    private async ValueTask<bool> ChangeFlagsAsync(MessageId id, MessageFlags set, MessageFlags clear, CancellationToken ct)
+    {
+        ThrowIfUnavailable();
+        long address;
+        // Under the journal mutation lock, like results: compaction's Carry then always holds the latest flags.
+        await _journalMutation.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (_index.Find(id.Value) is not { } entry)
+                return false;
+            var flags = (entry.Flags | set) & ~clear;
+            if (flags == entry.Flags)
+                return true;
+            try
+            {
+                address = await _journal.EnqueueAsync(RecordLayout.CreateFlags(id.Value, flags, _time.GetUtcNow()), CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsStorageFailure(ex))
+            {
+                throw Unavailable(ex);
+            }
+            entry.Flags = flags;
+        }
+        finally
+        {
+            _journalMutation.Release();
+        }
+        try
+        {
+            _journal.Signal();
+            await _journal.WaitForCommitAsync(address, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsStorageFailure(ex))
+        {
+            throw Unavailable(ex);
+        }
+        return true;
+    }
+
+    /// <summary>
     /// Applies <paramref name="results"/> to <paramref name="progress"/> in place; returns the journal entries of
     /// those that changed something, grouped by outcome.
     /// </summary>
@@ -152,15 +202,20 @@ public sealed partial class MessageSpool
     }
 
     /// <summary>
-    /// Every queued message with a remote recipient still to deliver (Queued or Deferred), due at the earliest next
+    /// Every queued message not on hold with a remote recipient still to deliver (Queued or Deferred), due at the earliest next
     /// attempt among those recipients (its arrival time for one never tried or deferred without a time); earliest
     /// first. A full scan: meant for the scheduler's start, new mail then arrives through <see cref="MessageAccepted"/>.
     /// </summary>
-    public IReadOnlyList<PendingDelivery> PendingRemote()
+    public IReadOnlyList<PendingDelivery> PendingRemote() => Pending(remote: true, local: false);
+
+    /// <summary>As <see cref="PendingRemote"/>, counting remote and/or local (mailbox) recipients.</summary>
+    public IReadOnlyList<PendingDelivery> Pending(bool remote, bool local)
     {
         var pending = new List<PendingDelivery>();
         foreach (var entry in _index.Snapshot())
         {
+            if ((entry.Flags & MessageFlags.Held) != 0)
+                continue;
             var progress = entry.Progress;
             var view = AcceptedView.Parse(entry.Record);
             DateTimeOffset? due = null;
@@ -168,7 +223,7 @@ public sealed partial class MessageSpool
             foreach (var r in view.Recipients)
             {
                 var p = progress[i++];
-                if (r.Route != RecipientRoute.Remote || p.IsFinal)
+                if (p.IsFinal || !(r.Route == RecipientRoute.Remote ? remote : local))
                     continue;
                 var at = p.NextAttemptAt ?? view.ReceivedAt;
                 if (due is null || at < due)

@@ -189,9 +189,9 @@ public sealed partial class MessageSpool
             candidates = _index.BasesBelow(tailSegmentStart, out bytes);
             foreach (var entry in candidates)
             {
-                // Carry v2 holds the recipients' delivery state too: the result records before it are truncated
-                // with the old base. The state is stable here: results are recorded under the same mutation lock.
-                var carry = AcceptedRecord.CreateCarry(entry.Record, entry.Progress);
+                // Carry v3 holds the recipients' delivery state and the flags too: the result and flag records before
+                // it are truncated with the old base. The state is stable here: both are recorded under this lock.
+                var carry = AcceptedRecord.CreateCarry(entry.Record, entry.Progress, entry.Flags);
                 last = await _journal.EnqueueAsync(carry, CancellationToken.None).ConfigureAwait(false);
                 // Safe before the commit: only this (gated) method truncates, and it commits first.
                 _index.SetJournalAddress(entry, last);

@@ -136,6 +136,9 @@ public sealed partial class MessageSpool : IAsyncDisposable
                         var (nextAttemptAt, results) = ResultRecord.Read(record);
                         _index.ReplayResults(header.MessageId, ResultRecord.OutcomeOf(header.Kind), nextAttemptAt, results);
                         break;
+                    case RecordKind.Flags:
+                        _index.ReplayFlags(header.MessageId, RecordLayout.ReadFlags(record));
+                        break;
                     case RecordKind.MessageDone:
                         _index.ReplayDone(header.MessageId);
                         break;
@@ -293,37 +296,51 @@ public sealed partial class MessageSpool : IAsyncDisposable
         var entries = _index.Snapshot();
         var list = new List<QueuedMessageInfo>(entries.Count);
         foreach (var entry in entries)
-            list.Add(AcceptedView.Parse(entry.Record).ToInfo(entry.Progress));
+            list.Add(AcceptedView.Parse(entry.Record).ToInfo(entry.Progress, entry.Flags));
         list.Sort(static (a, b) => a.Id.Value.CompareTo(b.Id.Value));
         return list;
     }
 
     public QueuedMessageInfo? Find(MessageId id)
-        => _index.Find(id.Value) is { } entry ? AcceptedView.Parse(entry.Record).ToInfo(entry.Progress) : null;
+        => _index.Find(id.Value) is { } entry ? AcceptedView.Parse(entry.Record).ToInfo(entry.Progress, entry.Flags) : null;
 
     public QueueStats GetStats() => _index.Stats;
 
     /// <summary>Removes the message from the queue durably; false when there is no such message.</summary>
     public async ValueTask<bool> DeleteAsync(MessageId id, CancellationToken cancellationToken)
+        => await DeleteManyAsync([id], cancellationToken).ConfigureAwait(false) == 1;
+
+    /// <summary>
+    /// Removes the messages durably with one journal commit for all (a POP3 QUIT after many DELEs); returns how
+    /// many were queued (unknown ids are skipped). A storage failure fails the spool and keeps them all listed
+    /// until the restart, whose recovery then shows which deletions reached the disk.
+    /// </summary>
+    public async ValueTask<int> DeleteManyAsync(IReadOnlyList<MessageId> ids, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(ids);
         ThrowIfUnavailable();
-        MessageEntry? entry;
-        long address;
-        // Serialised with journal compaction so that no Carry of this message can land after its MessageDone.
+        var entries = new List<MessageEntry>(ids.Count);
+        long address = -1;
+        // Serialised with journal compaction so that no Carry of these messages can land after their MessageDone.
         await _journalMutation.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (!_index.TryBeginDelete(id.Value, out entry))
-                return false;
-            var done = new byte[RecordLayout.DoneSize];
-            RecordLayout.WriteDone(done, id.Value, DoneReason.DeletedByOperator, _time.GetUtcNow());
+            var now = _time.GetUtcNow();
             try
             {
-                address = await _journal.EnqueueAsync(done, CancellationToken.None).ConfigureAwait(false);
+                foreach (var id in ids)
+                {
+                    if (!_index.TryBeginDelete(id.Value, out var entry))
+                        continue;
+                    entries.Add(entry!);
+                    var done = new byte[RecordLayout.DoneSize];
+                    RecordLayout.WriteDone(done, id.Value, DoneReason.DeletedByOperator, now);
+                    address = await _journal.EnqueueAsync(done, CancellationToken.None).ConfigureAwait(false);
+                }
             }
             catch (Exception ex) when (IsStorageFailure(ex))
             {
-                _index.CancelDelete(entry!);
+                entries.ForEach(_index.CancelDelete);
                 throw Unavailable(ex);
             }
         }
@@ -331,6 +348,8 @@ public sealed partial class MessageSpool : IAsyncDisposable
         {
             _journalMutation.Release();
         }
+        if (entries.Count == 0)
+            return 0;
 
         try
         {
@@ -339,13 +358,16 @@ public sealed partial class MessageSpool : IAsyncDisposable
         }
         catch (Exception ex) when (IsStorageFailure(ex))
         {
-            _index.CancelDelete(entry!);
+            entries.ForEach(_index.CancelDelete);
             throw Unavailable(ex);
         }
-        // Only now may its body space be reclaimed: B's truncation must never run ahead of J's MessageDone.
-        _index.Remove(entry!);
-        SpoolLogMessages.MessageDeleted(_logger, id.ToString());
-        return true;
+        // Only now may their body space be reclaimed: B's truncation must never run ahead of J's MessageDone.
+        foreach (var entry in entries)
+        {
+            _index.Remove(entry);
+            SpoolLogMessages.MessageDeleted(_logger, new MessageId(entry.Id).ToString());
+        }
+        return entries.Count;
     }
 
     /// <summary>Copies the stored body (including our Received header) to the destination.</summary>

@@ -199,6 +199,50 @@ public sealed class DeliveryStateTests
     }
 
     [Fact]
+    public async Task Hold_and_delay_warned_flags_survive_compaction_and_reopen_and_held_mail_is_not_pending()
+    {
+        using var temp = new TempSpool(); // 16 KiB journal segments
+        string[] recipients = [.. Enumerable.Range(0, 10).Select(i => $"recipient-number-{i}@a-rather-long-domain.example.net")];
+        MessageId held, warned;
+        await using (var spool = temp.Open())
+        {
+            held = await spool.AcceptAsync(SpoolTestExtensions.Body(500, 0), recipients: recipients);
+            warned = await spool.AcceptAsync(SpoolTestExtensions.Body(500, 1), recipients: recipients);
+            Assert.True(await spool.SetHeldAsync(held, true, None));
+            Assert.True(await spool.SetHeldAsync(held, true, None)); // idempotent
+            Assert.True(await spool.MarkDelayWarnedAsync(warned, None));
+            Assert.True(spool.Find(held)!.Held);
+            Assert.False(spool.Find(held)!.DelayWarned);
+            Assert.True(spool.Find(warned)!.DelayWarned);
+            Assert.Equal([warned], spool.PendingRemote().Select(p => p.Id));
+            Assert.False(await spool.SetHeldAsync(new MessageId(999_999), true, None));
+
+            // Push the flag records out with journal segment 0: only the Carry keeps them.
+            var filler = new List<MessageId>();
+            for (int i = 2; i < 80; i++)
+                filler.Add(await spool.AcceptAsync(SpoolTestExtensions.Body(500, i), recipients: recipients));
+            foreach (var id in filler)
+                Assert.True(await spool.DeleteAsync(id, None));
+            await spool.ReclaimAsync(None);
+            await SpoolTestExtensions.WaitUntilAsync(() => !File.Exists(Path.Combine(temp.JournalDir, "log.0")), "journal segment 0 deleted");
+        }
+        await using (var spool = temp.Open())
+        {
+            Assert.True(spool.Find(held)!.Held);
+            Assert.True(spool.Find(warned)!.DelayWarned);
+            Assert.False(spool.Find(warned)!.Held);
+            Assert.Equal([warned], spool.PendingRemote().Select(p => p.Id));
+            // A release after the Carry applies on top of it.
+            Assert.True(await spool.SetHeldAsync(held, false, None));
+        }
+        await using (var spool = temp.Open())
+        {
+            Assert.False(spool.Find(held)!.Held);
+            Assert.Equal([held, warned], spool.PendingRemote().Select(p => p.Id).OrderBy(id => id.Value));
+        }
+    }
+
+    [Fact]
     public async Task MessageAccepted_fires_once_per_accept_and_a_failing_handler_breaks_nothing()
     {
         using var temp = new TempSpool();

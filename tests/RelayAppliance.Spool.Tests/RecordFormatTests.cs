@@ -20,8 +20,12 @@ public sealed class RecordFormatTests
         Assert.Equal(8, (byte)RecordKind.MailboxDeliver);
         Assert.Equal(9, (byte)RecordKind.MailboxDelete);
         Assert.Equal(10, (byte)RecordKind.Startup);
+        Assert.Equal(11, (byte)RecordKind.Flags);
         Assert.Equal(64, (byte)RecordKind.Chunk);
-        Assert.Equal(11, Enum.GetValues<RecordKind>().Length);
+        Assert.Equal(12, Enum.GetValues<RecordKind>().Length);
+
+        Assert.Equal(1, (byte)MessageFlags.Held);
+        Assert.Equal(2, (byte)MessageFlags.DelayWarned);
 
         Assert.Equal(0, (byte)DoneReason.AllRecipientsFinal);
         Assert.Equal(1, (byte)DoneReason.DeletedByOperator);
@@ -44,10 +48,11 @@ public sealed class RecordFormatTests
         Assert.Equal(3, Enum.GetValues<RecipientOutcome>().Length);
 
         Assert.Equal(1, RecordLayout.MaxKnownVersion(RecordKind.Accepted));
-        Assert.Equal(2, RecordLayout.MaxKnownVersion(RecordKind.Carry));
+        Assert.Equal(3, RecordLayout.MaxKnownVersion(RecordKind.Carry));
         Assert.Equal(1, RecordLayout.MaxKnownVersion(RecordKind.RcptDelivered));
         Assert.Equal(1, RecordLayout.MaxKnownVersion(RecordKind.RcptDeferred));
         Assert.Equal(1, RecordLayout.MaxKnownVersion(RecordKind.RcptFailed));
+        Assert.Equal(1, RecordLayout.MaxKnownVersion(RecordKind.Flags));
     }
 
     [Fact]
@@ -70,7 +75,7 @@ public sealed class RecordFormatTests
     }
 
     [Fact]
-    public void Carry_v2_holds_the_recipient_states_and_v1_is_still_read()
+    public void Carry_v3_holds_the_recipient_states_and_flags_and_v2_and_v1_are_still_read()
     {
         var envelope = new EnvelopeBuilder();
         envelope.SetSession("192.0.2.1", "h", null, tls: false);
@@ -84,25 +89,43 @@ public sealed class RecordFormatTests
             new(RecipientState.Queued, 0, null, null, null),
         ];
 
-        var carry = AcceptedRecord.CreateCarry(accepted, progress);
+        var carry = AcceptedRecord.CreateCarry(accepted, progress, MessageFlags.Held | MessageFlags.DelayWarned);
         Assert.Equal((byte)RecordKind.Carry, carry[0]);
-        Assert.Equal(2, carry[1]);
+        Assert.Equal(3, carry[1]);
         var entry = Index.MessageEntry.FromJournal(9, carry, null);
         // The index keeps the envelope part, as a v1 record (whose state bytes are current, as in a Carry v1).
         Assert.Equal(accepted.Length, entry.Record.Length);
         Assert.Equal(1, entry.Record[1]);
+        Assert.Equal(MessageFlags.Held | MessageFlags.DelayWarned, entry.Flags);
         var expected = AcceptedView.Parse(accepted).ToInfo(progress);
         var actual = AcceptedView.Parse(entry.Record).ToInfo(progress);
         Assert.Equal(expected, actual with { Recipients = expected.Recipients });
         Assert.Equal(expected.Recipients, actual.Recipients);
         Assert.Equal(progress, entry.Progress);
         Assert.Equal(RecipientState.Deferred, AcceptedView.Parse(entry.Record).ToInfo().Recipients[0].State);
-        Assert.Throws<InvalidDataException>(() => Index.MessageEntry.FromJournal(9, carry.AsSpan(0, carry.Length - 1), null));
+        Assert.Throws<InvalidDataException>(() => Index.MessageEntry.FromJournal(9, carry.AsSpan(0, carry.Length - 2), null));
+
+        // A Carry v2 (what the previous version wrote) is the v3 layout without the flags byte.
+        var carryV2 = carry[..^1];
+        carryV2[1] = 2;
+        var fromV2 = Index.MessageEntry.FromJournal(9, carryV2, null);
+        Assert.Equal(progress, fromV2.Progress);
+        Assert.Equal(MessageFlags.None, fromV2.Flags);
 
         var carryV1 = new byte[accepted.Length];
         AcceptedRecord.WriteAsCarry(accepted, carryV1);
         Assert.Equal([new RecipientProgress(RecipientState.Queued, 0, null, null, null), new RecipientProgress(RecipientState.Queued, 0, null, null, null)],
             Index.MessageEntry.FromJournal(9, carryV1, null).Progress);
+    }
+
+    [Fact]
+    public void Flags_record_round_trips_and_a_wrong_size_is_refused()
+    {
+        var record = RecordLayout.CreateFlags(42, MessageFlags.Held, DateTimeOffset.UnixEpoch);
+        Assert.True(RecordHeader.TryRead(record, out var header));
+        Assert.Equal(new RecordHeader(RecordKind.Flags, 1, 42), header);
+        Assert.Equal(MessageFlags.Held, RecordLayout.ReadFlags(record));
+        Assert.Throws<InvalidDataException>(() => RecordLayout.ReadFlags(record.AsSpan(0, record.Length - 1)));
     }
 
     [Fact]

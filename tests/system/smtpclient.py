@@ -237,7 +237,7 @@ def main():
     p.add_argument("-k", type=int, default=10, help="parallel sessions (send, idle)")
     p.add_argument("--size", type=int, default=1024, help="message size in bytes")
     p.add_argument("--sender", default="load@client.test")
-    p.add_argument("--rcpt", default="user@example.test")
+    p.add_argument("--rcpt", default="user@queue.test")
     p.add_argument("--ids", help="append acknowledged queue ids here")
     p.add_argument("--latency", help="write time-to-250 per message here")
     p.add_argument("--deadline", type=float, default=120, help="give up after this many seconds (send)")

@@ -23,7 +23,7 @@ expect_usage_error Smtp:Listen:0 --Smtp:Listen:0=nonsense
 # --- server running: queue commands go over the admin socket -----------------------------------------
 start_relayd cli "$D" 2525 || { fail "relayd starts"; finish; }
 first=$RELAYD_PID
-for to in a b c; do swaks_to 2525 --from s@sender.test --to "$to@example.test" >/dev/null 2>&1; done
+for to in a b c; do swaks_to 2525 --from s@sender.test --to "$to@queue.test" >/dev/null 2>&1; done
 ids=$(relayd_cmd "$D" queue list --json | $PY -c 'import json,sys; print(" ".join(json.loads(l)["id"] for l in sys.stdin))')
 read -r -a ID <<<"$ids"
 check "queue list (running) shows the 3 messages" test "${#ID[@]}" -eq 3

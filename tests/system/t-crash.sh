@@ -17,7 +17,7 @@ start_relayd crash "$D" $PORT "${SETTINGS[@]}" || { fail "relayd starts"; finish
 (
     end=$((SECONDS + 120))
     while [ ! -e "$T/stop" ] && [ $SECONDS -lt $end ]; do
-        timeout 60 smtp-source -c -C 1000 -s 50 -m 20000 -l 1024 -f load@source.test -t sink@example.test \
+        timeout 60 smtp-source -c -C 1000 -s 50 -m 20000 -l 1024 -f load@source.test -t sink@queue.test \
             "$IP:$PORT" >>"$T/smtp-source.log" 2>&1 &
         echo $! >>"$T/pids"
         wait $!
@@ -29,7 +29,7 @@ SRC=$!; track $SRC
 # Acknowledged-id recorder: 10 sessions from other source addresses, reconnecting after each crash, until
 # the stop file appears (at most 100000 messages / 120 s).
 $CLIENT send "$IP:$PORT" -n 100000 -k 10 --sources 5 --deadline 120 --timeout 15 --stop-file "$T/stop" \
-    --ids "$T/acked.ids" --rcpt acked@example.test >"$T/client.log" 2>&1 &
+    --ids "$T/acked.ids" --rcpt acked@queue.test >"$T/client.log" 2>&1 &
 CL=$!; track $CL
 
 for ((i = 1; i <= KILLS; i++)); do

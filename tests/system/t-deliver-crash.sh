@@ -8,9 +8,9 @@ RELAY=$T/relay
 SINK=$T/sink
 KILLS=${DELIVER_CRASH_KILLS:-3}
 
-start_relayd sink "$SINK" 2600 --Relay:LocalDomains:0=partner.test --Delivery:Enabled=false || { fail "sink relayd starts"; finish; }
+start_relayd sink "$SINK" 2600 --Relay:LocalDomains:0=sink.test --Relay:RelayDomains:0=partner.test || { fail "sink relayd starts"; finish; }
 SINK_PID=$RELAYD_PID
-ROUTE=(--Delivery:Transports:partner.test="$IP:2600")
+ROUTE=(--Delivery:Enabled=true --Delivery:Transports:partner.test="$IP:2600")
 start_relayd relay "$RELAY" 2525 "${ROUTE[@]}" || { fail "relayd starts"; finish; }
 
 $CLIENT send "$IP:2525" -n 100000 -k 10 --rcpt bob@partner.test --ids "$T/acked" --deadline 60 --stop-file "$T/stop" \

@@ -8,7 +8,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n 8192  # relayd (a child of this shell) 
 # --- 1000 concurrent idle sessions ------------------------------------------------------------------
 start_relayd idle "$T/idle" 2525 --Smtp:MaxConnectionsPerClient=2000 --Smtp:MaxConnections=5000 \
     || { fail "relayd starts"; finish; }
-swaks_to 2525 --from s@sender.test --to warm@example.test >/dev/null 2>&1  # warm up buffers and the spool
+swaks_to 2525 --from s@sender.test --to warm@queue.test >/dev/null 2>&1  # warm up buffers and the spool
 base=$(rss_kb "$RELAYD_PID")
 # 10 source addresses x 100 sessions: relayd's per-client limit is raised anyway, this only mimics real clients.
 $CLIENT idle "$IP:2525" -k "$SESSIONS" --sources 10 --hold 60 --timeout 20 --ready "$T/ready" >"$T/idle.log" 2>&1 &

@@ -5,30 +5,30 @@ source "$(dirname "$0")/lib.sh"
 # --- plain transaction to a local domain queues exactly one message --------------------------------
 D1=$T/plain
 start_relayd plain "$D1" 2525 || { fail "relayd starts"; finish; }
-out=$(swaks_to 2525 --from alice@sender.test --to bob@example.test 2>&1)
-if grep -qE '<- +250 2\.0\.0 Ok: queued as [0-9a-f]{16}' <<<"$out"; then pass "swaks plain local delivery gets 250 queued as ID"
-else fail "swaks plain local delivery gets 250 queued as ID"; info "$(tail -5 <<<"$out")"; fi
+out=$(swaks_to 2525 --from alice@sender.test --to bob@queue.test 2>&1)
+if grep -qE '<- +250 2\.0\.0 Ok: queued as [0-9a-f]{16}' <<<"$out"; then pass "swaks plain transaction gets 250 queued as ID"
+else fail "swaks plain transaction gets 250 queued as ID"; info "$(tail -5 <<<"$out")"; fi
 stats=$(relayd_cmd "$D1" queue stats --json)
 check "queue stats --json reports messages==1 ($stats)" test "$(json_field "$stats" messages)" = 1
 list=$(relayd_cmd "$D1" queue list --json)
-check "queue list --json shows sender and local recipient" $PY -c '
+check "queue list --json shows sender and the (relay domain) recipient" $PY -c '
 import json, sys
 lines = sys.argv[1].splitlines()
 m = json.loads(lines[0])
 assert len(lines) == 1, lines
 assert m["sender"] == "alice@sender.test", m
-assert [r["address"] for r in m["recipients"]] == ["bob@example.test"], m
-assert m["recipients"][0]["route"] == "local", m' "$list"
+assert [r["address"] for r in m["recipients"]] == ["bob@queue.test"], m
+assert m["recipients"][0]["route"] == "remote", m' "$list"
 
 # --- pipelined transaction (swaks --pipeline; relayd must advertise PIPELINING) ----------------------
-out=$(swaks_to 2525 --pipeline --from alice@sender.test --to carol@example.test 2>&1)
+out=$(swaks_to 2525 --pipeline --from alice@sender.test --to carol@queue.test 2>&1)
 if grep -q 'PIPELINING' <<<"$out" && grep -qE '250 2\.0\.0 Ok: queued as [0-9a-f]{16}' <<<"$out"; then
     pass "swaks --pipeline transaction is queued"
 else fail "swaks --pipeline transaction is queued"; info "$(tail -8 <<<"$out")"; fi
 
 # --- BDAT: swaks (20201014) has no CHUNKING support, so smtpclient.py sends two BDAT chunks ----------
 if swaks --help 2>&1 | grep -qi -- '--bdat'; then info "(swaks supports BDAT, but the python client is used for a fixed chunk layout)"; fi
-out=$($CLIENT bdat "$IP:2525" --rcpt dave@example.test --timeout 10 2>&1)
+out=$($CLIENT bdat "$IP:2525" --rcpt dave@queue.test --timeout 10 2>&1)
 if [ $? -eq 0 ]; then pass "BDAT (2 chunks, LAST) is queued"; else fail "BDAT (2 chunks, LAST) is queued"; info "$out"; fi
 check "queue stats counts 3 messages after plain + pipelined + BDAT" \
     test "$(json_field "$(relayd_cmd "$D1" queue stats --json)" messages)" = 3

@@ -10,12 +10,15 @@ namespace RelayAppliance.Delivery.Bounces;
 public static class BounceQueue
 {
     /// <summary>
-    /// Queues a DSN for the failed recipients to the original sender, from the null sender so it can never bounce
-    /// in turn. Returns null (and queues nothing) for a message that was itself a bounce (sender &lt;&gt;). Throws when
-    /// the spool cannot take it, so the caller does not journal the failures without their bounce.
+    /// Queues a DSN for the failed (or, with <see cref="DsnAction.Delayed"/>, still deferred) recipients to the
+    /// original sender, from the null sender so it can never bounce in turn. Returns null (and queues nothing) for a
+    /// message that was itself a bounce (sender &lt;&gt;). Throws when the spool cannot take it, so the caller does not
+    /// journal the failures without their bounce.
     /// </summary>
+    /// <param name="retryUntil">For a delay notification: when we give up (RFC 3464 Will-Retry-Until).</param>
     public static async Task<MessageId?> QueueAsync(MessageSpool spool, string hostname, IReadOnlyCollection<string> localDomains,
-        QueuedMessageInfo message, IReadOnlyList<RecipientResult> failed, DateTimeOffset now, CancellationToken token)
+        QueuedMessageInfo message, IReadOnlyList<RecipientResult> failed, DateTimeOffset now, CancellationToken token,
+        DsnAction action = DsnAction.Failed, DateTimeOffset? retryUntil = null)
     {
         if (!DeliveryStatusNotification.ShouldReport(message.Sender))
         {
@@ -27,7 +30,10 @@ public static class BounceQueue
             hostname,
             message.Sender,
             message.ReceivedAt,
-            failed.Select(f => new DsnRecipient(message.Recipients[f.RecipientIndex].Address, DsnAction.Failed, f.Detail, f.RemoteHost)).ToList(),
+            failed.Select(f => new DsnRecipient(message.Recipients[f.RecipientIndex].Address, action, f.Detail, f.RemoteHost)
+            {
+                WillRetryUntil = retryUntil,
+            }).ToList(),
             DeliveryStatusNotification.HeaderSection(original.GetBuffer().AsMemory(0, (int)original.Length)),
             now,
             $"{message.Id}.{now.ToUnixTimeMilliseconds()}.dsn"));

@@ -6,7 +6,11 @@ namespace RelayAppliance.Delivery.Bounces;
 public enum DsnAction : byte { Failed, Delayed }
 
 /// <summary>One recipient's line in a report (RFC 3464 §2.3).</summary>
-public sealed record DsnRecipient(string Address, DsnAction Action, string Diagnostic, string? RemoteMta);
+public sealed record DsnRecipient(string Address, DsnAction Action, string Diagnostic, string? RemoteMta)
+{
+    /// <summary>For a delayed recipient: when the MTA gives up (RFC 3464 §2.3.8).</summary>
+    public DateTimeOffset? WillRetryUntil { get; init; }
+}
 
 /// <summary>What a report is about: the original envelope and headers, and who it goes to.</summary>
 public sealed record DsnRequest(
@@ -70,6 +74,10 @@ public static class DeliveryStatusNotification
                 text.Append($"Remote-MTA: dns; {recipient.RemoteMta}\r\n");
             }
             text.Append($"Diagnostic-Code: smtp; {Sanitize(recipient.Diagnostic)}\r\n");
+            if (recipient.Action == DsnAction.Delayed && recipient.WillRetryUntil is { } until)
+            {
+                text.Append($"Will-Retry-Until: {Rfc5322Date(until)}\r\n");
+            }
         }
         text.Append("\r\n");
 

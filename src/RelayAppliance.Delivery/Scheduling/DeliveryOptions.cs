@@ -8,6 +8,8 @@ public sealed record DeliveryOptions
 {
     /// <summary>Our name: EHLO, loop detection, DSN Reporting-MTA.</summary>
     public required string Hostname { get; init; }
+    /// <summary>Delivery:Enabled: false keeps remote mail queued (local mailbox delivery still runs).</summary>
+    public bool RemoteEnabled { get; init; } = true;
     /// <summary>Delivery:Transports: recipient domain (lower case) → next hops, tried in order instead of MX.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<NextHop>> Transports { get; init; } = new Dictionary<string, IReadOnlyList<NextHop>>();
     /// <summary>Delivery:Smarthost: when set, every remote domain without a transport goes there.</summary>
@@ -26,6 +28,11 @@ public sealed record DeliveryOptions
     public int MxPort { get; init; } = 25;
     /// <summary>Our SMTP listeners: an MX that points back at one of them is a mail loop.</summary>
     public IReadOnlyList<IPEndPoint> OwnEndpoints { get; init; } = [];
+    /// <summary>
+    /// Delivery:DelayWarningTime: a message still undelivered this long after arrival gets one delay notification
+    /// (a DSN with Action: delayed) to its sender. Zero turns it off, as Postfix's delay_warning_time does by default.
+    /// </summary>
+    public TimeSpan DelayWarningTime { get; init; } = TimeSpan.Zero;
     /// <summary>How long an idle outbound connection is kept for reuse (Postfix smtp_connection_cache_time_limit 2 s).</summary>
     public TimeSpan ConnectionIdleTime { get; init; } = TimeSpan.FromSeconds(2);
 }

@@ -295,6 +295,9 @@ public sealed partial class DeliveryService
     [LoggerMessage(3201, LogLevel.Error, "Delivery attempt for {MessageId} failed; retrying later")]
     private static partial void LogAttemptFailed(ILogger logger, string messageId, Exception exception);
 
+    [LoggerMessage(3203, LogLevel.Information, "{MessageId}: delay notification {WarningId} queued to <{Sender}>")]
+    private static partial void LogDelayWarning(ILogger logger, string messageId, string warningId, string sender);
+
     [LoggerMessage(3202, LogLevel.Information, "{MessageId}: bounce {BounceId} queued to <{Sender}>")]
     private static partial void LogBounced(ILogger logger, string messageId, string bounceId, string sender);
 }

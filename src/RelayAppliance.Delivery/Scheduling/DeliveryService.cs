@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Logging;
 using RelayAppliance.Delivery.Bounces;
 using RelayAppliance.Delivery.Dns;
+using RelayAppliance.Delivery.Local;
 using RelayAppliance.Delivery.Outbound;
 using RelayAppliance.Spool;
 
@@ -22,6 +23,7 @@ public sealed partial class DeliveryService : IAsyncDisposable
     private readonly OutboundOptions _outbound;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly LocalDelivery? _local;
     private readonly object _gate = new();
     private readonly DueQueue<MessageId> _due = new();
     private readonly HashSet<MessageId> _inFlight = [];
@@ -34,9 +36,11 @@ public sealed partial class DeliveryService : IAsyncDisposable
     private readonly Random _random = new();
     private Task _loop = Task.CompletedTask;
 
+    /// <param name="local">Mailbox delivery for local recipients; null: they stay queued.</param>
     public DeliveryService(DeliveryOptions options, MessageSpool spool, MxResolver resolver, OutboundOptions outbound,
-        TimeProvider time, ILoggerFactory loggerFactory)
+        TimeProvider time, ILoggerFactory loggerFactory, LocalDelivery? local = null)
     {
+        _local = local;
         _options = options;
         _spool = spool;
         _resolver = resolver;
@@ -66,7 +70,7 @@ public sealed partial class DeliveryService : IAsyncDisposable
         _spool.MessageAccepted += OnAccepted;
         lock (_gate)
         {
-            foreach (var pending in _spool.PendingRemote())
+            foreach (var pending in _spool.Pending(remote: _options.RemoteEnabled, local: _local is not null))
             {
                 _due.Schedule(pending.Id, pending.DueAt);
             }
@@ -84,6 +88,35 @@ public sealed partial class DeliveryService : IAsyncDisposable
         }
         Wake();
         return count;
+    }
+
+    /// <summary>`relayd queue hold`: durably on hold, and out of the due queue. False when the message is not queued.</summary>
+    public async Task<bool> HoldAsync(MessageId id, CancellationToken token)
+    {
+        if (!await _spool.SetHeldAsync(id, true, token).ConfigureAwait(false))
+        {
+            return false;
+        }
+        lock (_gate)
+        {
+            _due.Remove(id); // an attempt already running finishes; AttemptAsync skips held mail from now on
+        }
+        return true;
+    }
+
+    /// <summary>`relayd queue release`: off hold and due now. False when the message is not queued.</summary>
+    public async Task<bool> ReleaseAsync(MessageId id, CancellationToken token)
+    {
+        if (!await _spool.SetHeldAsync(id, false, token).ConfigureAwait(false))
+        {
+            return false;
+        }
+        lock (_gate)
+        {
+            _due.Schedule(id, _time.GetUtcNow());
+        }
+        Wake();
+        return true;
     }
 
     private bool HasPendingRecipientIn(MessageId id, string domain) =>
@@ -199,8 +232,17 @@ public sealed partial class DeliveryService : IAsyncDisposable
         }
     }
 
+    /// <summary>One delay notification per message, once it is older than Delivery:DelayWarningTime (0: never).</summary>
+    private bool ShouldWarnOfDelay(QueuedMessageInfo message, DateTimeOffset now) =>
+        _options.DelayWarningTime > TimeSpan.Zero && !message.DelayWarned
+        && now - message.ReceivedAt >= _options.DelayWarningTime
+        && DeliveryStatusNotification.ShouldReport(message.Sender);
+
     private static bool IsPendingRemote(RecipientInfo recipient) =>
         recipient.Route == RecipientRoute.Remote && recipient.State is RecipientState.Queued or RecipientState.Deferred;
+
+    private static bool IsPendingLocal(RecipientInfo recipient) =>
+        recipient.Route == RecipientRoute.Local && recipient.State is RecipientState.Queued or RecipientState.Deferred;
 
     internal static string DomainOf(string address)
     {
@@ -211,14 +253,19 @@ public sealed partial class DeliveryService : IAsyncDisposable
     /// <summary>One attempt for every pending remote recipient of the message, then the outcome journaled.</summary>
     private async Task AttemptAsync(MessageId id, CancellationToken token)
     {
-        if (_spool.Find(id) is not { } message)
+        if (_spool.Find(id) is not { } message || message.Held)
         {
-            return; // delivered, deleted or bounced meanwhile
+            return; // delivered, deleted or bounced meanwhile, or on hold (release schedules it again)
         }
         var groups = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        var local = new List<int>();
         for (var i = 0; i < message.Recipients.Count; i++)
         {
-            if (IsPendingRemote(message.Recipients[i]))
+            if (_local is not null && IsPendingLocal(message.Recipients[i]))
+            {
+                local.Add(i);
+            }
+            else if (_options.RemoteEnabled && IsPendingRemote(message.Recipients[i]))
             {
                 var domain = DomainOf(message.Recipients[i].Address);
                 if (!groups.TryGetValue(domain, out var list))
@@ -228,11 +275,15 @@ public sealed partial class DeliveryService : IAsyncDisposable
                 list.Add(i);
             }
         }
-        if (groups.Count == 0)
+        if (groups.Count == 0 && local.Count == 0)
         {
             return;
         }
         var attempts = groups.Select(g => DeliverGroupAsync(message, g.Key, g.Value, token)).ToList();
+        if (local.Count > 0)
+        {
+            attempts.Add(_local!.DeliverAsync(_spool, message, local, token));
+        }
         var results = (await Task.WhenAll(attempts).ConfigureAwait(false)).SelectMany(r => r).ToList();
         await FinishAttemptAsync(message, results, token).ConfigureAwait(false);
     }
@@ -275,9 +326,25 @@ public sealed partial class DeliveryService : IAsyncDisposable
                 LogBounced(_logger, message.Id.ToString(), bounceId.ToString(), message.Sender);
             }
         }
+        var warn = next is not null && ShouldWarnOfDelay(message, now);
+        if (warn)
+        {
+            var delayed = results.Where(r => r.Outcome == RecipientOutcome.Deferred).ToList();
+            var warning = await BounceQueue.QueueAsync(_spool, _options.Hostname, _options.LocalDomains, message, delayed, now,
+                CancellationToken.None, DsnAction.Delayed, message.ReceivedAt + _options.Retry.QueueLifetime).ConfigureAwait(false);
+            if (warning is { } warningId)
+            {
+                LogDelayWarning(_logger, message.Id.ToString(), warningId.ToString(), message.Sender);
+            }
+        }
         if (!await _spool.RecordResultsAsync(message.Id, results, next, CancellationToken.None).ConfigureAwait(false))
         {
             return;
+        }
+        if (warn)
+        {
+            // After the warning was queued: a crash in between repeats the warning rather than losing it.
+            await _spool.MarkDelayWarnedAsync(message.Id, CancellationToken.None).ConfigureAwait(false);
         }
         foreach (var result in results)
         {

@@ -62,12 +62,18 @@ internal static class QueueCommand
                     throw new UsageException($"'{id}' is not a message id (16 hex digits)");
                 }
                 return;
+            case ["hold" or "release", var target]:
+                if (target != "ALL" && !MessageId.TryParse(target, out _))
+                {
+                    throw new UsageException($"'{target}' is not a message id (16 hex digits) or ALL");
+                }
+                return;
             default:
                 throw new UsageException(UsageText);
         }
     }
 
-    private const string UsageText = "usage: relayd queue list | show ID | delete ID | bounce ID | stats | summary [--json] | flush [DOMAIN]";
+    private const string UsageText = "usage: relayd queue list | show ID | delete ID | bounce ID | hold ID|ALL | release ID|ALL | stats | summary [--json] | flush [DOMAIN]";
 
     /// <summary>Runs one validated queue command against an open spool (null: no spool exists yet).</summary>
     public static async Task<int> ExecuteAsync(MessageSpool? spool, string[] words, bool json, TextWriter output, TextWriter error,
@@ -84,6 +90,8 @@ internal static class QueueCommand
                 var flushed = delivery.Flush(words.Length > 1 ? words[1].ToLowerInvariant() : null);
                 await output.WriteLineAsync($"{flushed} messages due now").ConfigureAwait(false);
                 return Program.ExitOk;
+            case ["hold" or "release", var target]:
+                return await HoldOrReleaseAsync(spool, delivery, words[0] == "hold", target, output, error).ConfigureAwait(false);
             case ["summary"]:
                 await output.WriteAsync(QueueSummary.Render(spool?.List() ?? [], DateTimeOffset.UtcNow, json)).ConfigureAwait(false);
                 return Program.ExitOk;
@@ -155,6 +163,41 @@ internal static class QueueCommand
         }
     }
 
+    /// <summary>
+    /// Like Postfix's `postsuper -h/-H`: held mail stays queued (and keeps its place) but is not attempted until
+    /// released. With relayd running the scheduler is told too, so a release is tried at once.
+    /// </summary>
+    private static async Task<int> HoldOrReleaseAsync(MessageSpool? spool, DeliveryService? delivery, bool hold, string target,
+        TextWriter output, TextWriter error)
+    {
+        List<MessageId> ids;
+        if (target == "ALL")
+        {
+            ids = (spool?.List() ?? []).Where(m => m.Held != hold).Select(m => m.Id).ToList();
+        }
+        else
+        {
+            MessageId.TryParse(target, out var id);
+            ids = [id];
+        }
+        var changed = 0;
+        foreach (var id in ids)
+        {
+            var found = spool is not null && (delivery is null
+                ? await spool.SetHeldAsync(id, hold, CancellationToken.None).ConfigureAwait(false)
+                : hold ? await delivery.HoldAsync(id, CancellationToken.None).ConfigureAwait(false)
+                : await delivery.ReleaseAsync(id, CancellationToken.None).ConfigureAwait(false));
+            if (!found && target != "ALL")
+            {
+                return await NotFoundAsync(error, target).ConfigureAwait(false);
+            }
+            changed += found ? 1 : 0;
+        }
+        await output.WriteLineAsync(target == "ALL" ? $"{(hold ? "held" : "released")} {changed} messages"
+            : $"{(hold ? "held" : "released")} {target}").ConfigureAwait(false);
+        return Program.ExitOk;
+    }
+
     private static async Task<int> NotFoundAsync(TextWriter error, string id)
     {
         await error.WriteLineAsync($"relayd: no message {id} in the queue").ConfigureAwait(false);
@@ -168,7 +211,7 @@ internal static class QueueCommand
             : $"{r.Address} ({Name(r.State)}, {Name(r.Route)})"));
         var sender = message.Sender.Length == 0 ? "<>" : message.Sender;
         return string.Create(CultureInfo.InvariantCulture,
-            $"{message.Id}  {message.ReceivedAt:yyyy-MM-ddTHH:mm:ssZ}  {message.Size,9}  {sender} -> {recipients}");
+            $"{message.Id}{(message.Held ? "!" : " ")} {message.ReceivedAt:yyyy-MM-ddTHH:mm:ssZ}  {message.Size,9}  {sender} -> {recipients}");
     }
 
     /// <summary>One JSON object (like postqueue -j): id, sender, recipients with state, size, received time.</summary>
@@ -199,6 +242,7 @@ internal static class QueueCommand
                 json.WriteEndObject();
             }
             json.WriteEndArray();
+            json.WriteBoolean("held", message.Held);
             json.WriteNumber("size", message.Size);
             json.WriteString("received", message.ReceivedAt.ToUniversalTime());
             json.WriteString("client", message.ClientAddress);

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using RelayAppliance.Delivery.Dns;
+using RelayAppliance.Delivery.Local;
 using RelayAppliance.Delivery.Outbound;
 using RelayAppliance.Delivery.Scheduling;
 using RelayAppliance.Host.Admin;
@@ -10,6 +11,7 @@ using RelayAppliance.Server.Accounts;
 using RelayAppliance.Server.Policy;
 using RelayAppliance.Server.Smtp;
 using RelayAppliance.Spool;
+using RelayAppliance.Spool.Mailboxes;
 
 namespace RelayAppliance.Host.Commands;
 
@@ -36,11 +38,29 @@ internal static class RunCommand
             return Program.ExitFailure;
         }
 
+        MailboxStore mailboxStore;
+        try
+        {
+            mailboxStore = MailboxStore.Open(new SpoolOptions
+            {
+                Directory = configuration.MailboxDirectory,
+                FreeSpaceFloorBytes = configuration.Settings.Spool.MinimumFreeMegabytes * 1024 * 1024,
+            }, loggerFactory, time);
+        }
+        catch (Exception e) when (e is SpoolLockedException or SpoolRecoveryException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"relayd: cannot open the mailboxes in {configuration.MailboxDirectory}: {e.Message}");
+            await spool.DisposeAsync().ConfigureAwait(false);
+            return Program.ExitFailure;
+        }
+
         await using (spool.ConfigureAwait(false))
+        await using (mailboxStore.ConfigureAwait(false))
         {
             var policy = new RelayPolicy(configuration.LocalDomains, configuration.RelayDomains, configuration.TrustedNetworks);
             var users = new UserStore(configuration.DataDirectory);
-            var server = new SmtpServer(smtpOptions, policy, users, spool, loggerFactory, time);
+            var mailboxes = SettingsLoader.CreateMailboxDirectory(configuration, users, mailboxStore);
+            var server = new SmtpServer(smtpOptions, policy, users, spool, loggerFactory, time) { Mailboxes = mailboxes };
             try
             {
                 server.Start();
@@ -53,14 +73,12 @@ internal static class RunCommand
             }
 
 
-            DeliveryService? delivery = null;
-            if (configuration.Settings.Delivery.Enabled)
-            {
-                var resolver = new MxResolver(SettingsLoader.CreateDnsOptions(configuration), time, loggerFactory);
-                delivery = new DeliveryService(SettingsLoader.CreateDeliveryOptions(configuration), spool, resolver,
-                    new OutboundOptions { HeloName = configuration.Hostname }, time, loggerFactory);
-                delivery.Start();
-            }
+            // Always running: local mail goes to the mailboxes even when Delivery:Enabled=false holds remote mail.
+            var resolver = new MxResolver(SettingsLoader.CreateDnsOptions(configuration), time, loggerFactory);
+            var delivery = new DeliveryService(SettingsLoader.CreateDeliveryOptions(configuration), spool, resolver,
+                new OutboundOptions { HeloName = configuration.Hostname }, time, loggerFactory,
+                new LocalDelivery(mailboxStore, mailboxes.Resolve, mailboxes.QuotaBytes));
+            delivery.Start();
 
             await using var admin = new AdminSocketServer(configuration, spool, loggerFactory, delivery);
             admin.Start();
@@ -73,10 +91,7 @@ internal static class RunCommand
 
             logger.LogInformation("Stopping: finishing open transactions (up to {Seconds} s)", smtpOptions.ShutdownGrace.TotalSeconds);
             await server.DisposeAsync().ConfigureAwait(false);
-            if (delivery is not null)
-            {
-                await delivery.DisposeAsync().ConfigureAwait(false); // in-flight attempts end; their mail stays queued
-            }
+            await delivery.DisposeAsync().ConfigureAwait(false); // in-flight attempts end; their mail stays queued
 
             void OnSignal(PosixSignalContext context)
             {

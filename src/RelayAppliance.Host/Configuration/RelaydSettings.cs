@@ -14,6 +14,17 @@ internal sealed class RelaydSettings
     public LogSettings Log { get; set; } = new();
     public DeliverySettings Delivery { get; set; } = new();
     public DnsSettings Dns { get; set; } = new();
+    public MailboxesSettings Mailboxes { get; set; } = new();
+}
+
+internal sealed class MailboxesSettings
+{
+    /// <summary>Per mailbox; 0: unlimited.</summary>
+    public long QuotaMegabytes { get; set; } = 1024;
+    /// <summary>Address → mailbox, both in local domains (postmaster@example.com → alice@example.com).</summary>
+    public Dictionary<string, string>? Aliases { get; set; }
+    /// <summary>Local domain → mailbox that gets mail for its unknown addresses.</summary>
+    public Dictionary<string, string>? CatchAll { get; set; }
 }
 
 internal sealed class SmtpSettings
@@ -77,6 +88,8 @@ internal sealed class DeliverySettings
     public TimeSpan QueueLifetime { get; set; } = TimeSpan.FromDays(5);
     public TimeSpan MinimumBackoff { get; set; } = TimeSpan.FromSeconds(300);
     public TimeSpan MaximumBackoff { get; set; } = TimeSpan.FromSeconds(4000);
+    /// <summary>Zero: no delay notifications (Postfix's default); else one DSN "delayed" after this long.</summary>
+    public TimeSpan DelayWarningTime { get; set; } = TimeSpan.Zero;
     public int MxPort { get; set; } = 25;
 }
 

@@ -27,6 +27,7 @@ internal sealed record RelaydConfiguration(
 {
     public string SpoolDirectory => Path.Combine(DataDirectory, "spool");
     public string AdminSocketPath => Path.Combine(DataDirectory, "relayd.sock");
+    public string MailboxDirectory => Path.Combine(DataDirectory, "mailboxes");
 }
 
 internal static class SettingsLoader
@@ -132,6 +133,7 @@ internal static class SettingsLoader
         }
 
         ValidateDelivery(settings);
+        ValidateMailboxes(settings.Mailboxes, localDomains);
         return new RelaydConfiguration(settings, Path.GetFullPath(relay.DataDirectory), hostname, localDomains, relayDomains,
             networks, endpoints, logLevel);
     }
@@ -166,6 +168,7 @@ internal static class SettingsLoader
         Require(delivery.QueueLifetime > TimeSpan.Zero, "Delivery:QueueLifetime", "must be positive (like 5.00:00:00)");
         Require(delivery.MinimumBackoff > TimeSpan.Zero && delivery.MaximumBackoff >= delivery.MinimumBackoff,
             "Delivery:MaximumBackoff", "must be at least Delivery:MinimumBackoff, which must be positive");
+        Require(delivery.DelayWarningTime >= TimeSpan.Zero, "Delivery:DelayWarningTime", "must not be negative (0 turns delay notifications off; like 04:00:00)");
         Require(delivery.MxPort is > 0 and <= 65535, "Delivery:MxPort", "must be a port number");
         Require(settings.Dns.TimeoutSeconds > 0, "Dns:TimeoutSeconds", "must be positive");
         Require(string.IsNullOrEmpty(delivery.SmarthostUser) == string.IsNullOrEmpty(delivery.SmarthostPassword),
@@ -173,6 +176,28 @@ internal static class SettingsLoader
         _ = Transports(delivery);
         _ = NextHopList(delivery.Smarthost, "Delivery:Smarthost");
         _ = DnsServers(settings.Dns);
+    }
+
+    /// <summary>Aliases and catch-alls must stay inside the local domains: they name mailboxes, not routes.</summary>
+    private static void ValidateMailboxes(MailboxesSettings mailboxes, IReadOnlyList<string> localDomains)
+    {
+        Require(mailboxes.QuotaMegabytes >= 0, "Mailboxes:QuotaMegabytes", "must not be negative (0: unlimited)");
+        bool IsLocalAddress(string address)
+        {
+            var at = address.LastIndexOf('@');
+            return at > 0 && localDomains.Contains(address[(at + 1)..], StringComparer.OrdinalIgnoreCase)
+                && Server.Accounts.UserStore.IsValidAddress(address);
+        }
+        foreach (var (alias, target) in mailboxes.Aliases ?? [])
+        {
+            Require(IsLocalAddress(alias), $"Mailboxes:Aliases:{alias}", "must be an address in one of Relay:LocalDomains");
+            Require(IsLocalAddress(target), $"Mailboxes:Aliases:{alias}", $"'{target}' must be a mailbox address in one of Relay:LocalDomains");
+        }
+        foreach (var (domain, target) in mailboxes.CatchAll ?? [])
+        {
+            Require(localDomains.Contains(domain, StringComparer.OrdinalIgnoreCase), $"Mailboxes:CatchAll:{domain}", "must be one of Relay:LocalDomains");
+            Require(IsLocalAddress(target), $"Mailboxes:CatchAll:{domain}", $"'{target}' must be a mailbox address in one of Relay:LocalDomains");
+        }
     }
 
     /// <summary>The delivery options, with routes parsed (they were validated at load).</summary>
@@ -190,10 +215,20 @@ internal static class SettingsLoader
             MaxConnections = delivery.MaxConnections,
             PerDestination = new ConcurrencyOptions { Limit = delivery.MaxConnectionsPerDestination, Initial = Math.Min(5, delivery.MaxConnectionsPerDestination) },
             Retry = new RetryPolicy { QueueLifetime = delivery.QueueLifetime, MinimumBackoff = delivery.MinimumBackoff, MaximumBackoff = delivery.MaximumBackoff },
+            DelayWarningTime = delivery.DelayWarningTime,
+            RemoteEnabled = delivery.Enabled,
             LocalDomains = configuration.LocalDomains.ToList(),
             MxPort = delivery.MxPort,
             OwnEndpoints = configuration.Endpoints.Select(e => e.EndPoint).ToList(),
         };
+    }
+
+    public static Server.Accounts.MailboxDirectory CreateMailboxDirectory(RelaydConfiguration configuration, Server.Accounts.UserStore users,
+        Spool.Mailboxes.MailboxStore store)
+    {
+        var settings = configuration.Settings.Mailboxes;
+        return new Server.Accounts.MailboxDirectory(users, configuration.LocalDomains,
+            settings.Aliases ?? [], settings.CatchAll ?? [], store.UsedBytes, settings.QuotaMegabytes * 1024 * 1024);
     }
 
     public static DnsOptions CreateDnsOptions(RelaydConfiguration configuration) => new()

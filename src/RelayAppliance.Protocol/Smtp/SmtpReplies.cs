@@ -63,6 +63,9 @@ public static class SmtpReplies
     public static ReadOnlySpan<byte> AuthFailed => "535 5.7.8 Authentication credentials invalid\r\n"u8;
     public static ReadOnlySpan<byte> EncryptionRequiredForAuth => "538 5.7.11 Encryption required for requested authentication mechanism\r\n"u8;
     public static ReadOnlySpan<byte> Utf8NotPermitted => "553 5.6.7 Non-ASCII address requires SMTPUTF8\r\n"u8;
+    public static ReadOnlySpan<byte> NoSuchUser => "550 5.1.1 No such user here\r\n"u8;
+    public static ReadOnlySpan<byte> MailboxFull => "452 4.2.2 Mailbox full\r\n"u8;
+    public static ReadOnlySpan<byte> ExceedsMailboxQuota => "552 5.2.2 Message exceeds the mailbox quota\r\n"u8;
     public static ReadOnlySpan<byte> RelayAccessDenied => "554 5.7.1 Relay access denied\r\n"u8;
     public static ReadOnlySpan<byte> NoValidRecipients => "554 5.5.1 No valid recipients\r\n"u8;
     public static ReadOnlySpan<byte> UnknownParameter => "555 5.5.4 Unsupported MAIL or RCPT parameter\r\n"u8;

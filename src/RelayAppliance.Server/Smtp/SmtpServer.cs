@@ -38,6 +38,9 @@ public sealed class SmtpServer : IAsyncDisposable
     internal SmtpServerOptions Options { get; }
     internal RelayPolicy Policy { get; }
     internal UserStore Users { get; }
+
+    /// <summary>When set, local recipients must have a mailbox (550 5.1.1 at RCPT otherwise) within quota.</summary>
+    public MailboxDirectory? Mailboxes { get; init; }
     internal MessageSpool Spool { get; }
     internal TimeProvider Time { get; }
     internal ILogger Logger { get; }

@@ -9,6 +9,7 @@ using System.Text;
 using System.Text.Unicode;
 using RelayAppliance.Protocol.Smtp;
 using RelayAppliance.Server.Logging;
+using RelayAppliance.Server.Accounts;
 using RelayAppliance.Server.Policy;
 using RelayAppliance.Spool;
 
@@ -53,6 +54,7 @@ internal sealed partial class SmtpSession
     private bool _eightBit;
     private bool _transactionFailed; // a BDAT chunk failed: the rest is read and discarded until LAST
     private long _bdatSize;
+    private long _declaredSize;
     private bool _bdatLast;
 
     // AUTH exchange in progress.
@@ -369,6 +371,7 @@ internal sealed partial class SmtpSession
         }
         _smtpUtf8 = mail.SmtpUtf8;
         _eightBit = mail.Body == BodyType.EightBitMime;
+        _declaredSize = mail.DeclaredSize;
         _envelope.Reset();
         _envelope.SetSender(mail.IsNullPath ? default : arguments[mail.Address], _smtpUtf8, _eightBit);
         _state = SmtpState.MailGiven;
@@ -400,6 +403,19 @@ internal sealed partial class SmtpSession
         {
             Log.RelayDenied(_server.Logger, _client);
             return Error(SmtpReplies.RelayAccessDenied);
+        }
+        if (decision == RecipientDecision.Local && _server.Mailboxes is { } mailboxes)
+        {
+            // Only local recipients pay for the string: the relay path stays allocation-free.
+            switch (mailboxes.Check(Encoding.UTF8.GetString(arguments[rcpt.Address]), _declaredSize))
+            {
+                case LocalRecipientVerdict.Unknown:
+                    return Error(SmtpReplies.NoSuchUser);
+                case LocalRecipientVerdict.MailboxFull:
+                    return Reply(SmtpReplies.MailboxFull);
+                case LocalRecipientVerdict.TooLarge:
+                    return Reply(SmtpReplies.ExceedsMailboxQuota);
+            }
         }
         _envelope.AddRecipient(arguments[rcpt.Address], decision == RecipientDecision.Local ? RecipientRoute.Local : RecipientRoute.Remote);
         _state = SmtpState.RecipientGiven;

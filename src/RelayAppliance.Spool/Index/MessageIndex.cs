@@ -23,8 +23,8 @@ internal sealed class MessageEntry
     }
 
     /// <summary>
-    /// An entry from a journaled Accepted/Carry record. A Carry v2 is split: the index keeps its envelope part,
-    /// re-stamped as v1 (the layout every other path reads), and its state block as the progress.
+    /// An entry from a journaled Accepted/Carry record. A Carry v2/v3 is split: the index keeps its envelope part,
+    /// re-stamped as v1 (the layout every other path reads), its state block as the progress and its flags.
     /// </summary>
     public static MessageEntry FromJournal(ulong id, ReadOnlySpan<byte> record, byte[]? exactCopy)
     {
@@ -33,7 +33,7 @@ internal sealed class MessageEntry
             return new MessageEntry(id, exactCopy ?? record.ToArray());
         var envelope = record[..view.EnvelopeLength].ToArray();
         envelope[1] = RecordLayout.AcceptedVersion;
-        return new MessageEntry(id, envelope, view.ReadProgress());
+        return new MessageEntry(id, envelope, view.ReadProgress()) { Flags = view.MessageFlags };
     }
 
     public ulong Id { get; }
@@ -47,6 +47,9 @@ internal sealed class MessageEntry
         get => Volatile.Read(ref _record);
         set => Volatile.Write(ref _record, value);
     }
+
+    /// <summary>Held / delay-warned marks; written under the journal mutation lock, like the progress.</summary>
+    public MessageFlags Flags { get; set; }
 
     /// <summary>Recovery only: the entry a replayed Moved replaced, restored if the Moved turns out unbacked.</summary>
     public MessageEntry? Replaced { get; set; }
@@ -408,7 +411,11 @@ internal sealed class MessageIndex(int bodySegmentBits, int journalSegmentBits)
     {
         if (!_messages.TryGetValue(id, out var previous))
             return null;
-        var entry = new MessageEntry(id, AcceptedRecord.WithChunks(previous.Record, chunks), previous.Progress) { Replaced = previous };
+        var entry = new MessageEntry(id, AcceptedRecord.WithChunks(previous.Record, chunks), previous.Progress)
+        {
+            Replaced = previous,
+            Flags = previous.Flags,
+        };
         ReplayBase(entry, previous.JournalAddress);
         return entry;
     }
@@ -425,7 +432,8 @@ internal sealed class MessageIndex(int bodySegmentBits, int journalSegmentBits)
         if (entry.Replaced is { } previous)
         {
             previous.Visible = false; // so that ReplayBase publishes (counts) it again
-            previous.Progress = entry.Progress; // results replayed after the Moved still hold
+            previous.Progress = entry.Progress; // results and flags replayed after the Moved still hold
+            previous.Flags = entry.Flags;
             ReplayBase(previous, previous.JournalAddress);
         }
         return true;
@@ -448,6 +456,13 @@ internal sealed class MessageIndex(int bodySegmentBits, int journalSegmentBits)
                 progress[r.RecipientIndex] = next;
         }
         ApplyResults(entry, progress, done: false);
+    }
+
+    /// <summary>Recovery: a Flags record; ignored for unknown messages (as results are).</summary>
+    public void ReplayFlags(ulong id, MessageFlags flags)
+    {
+        if (_messages.TryGetValue(id, out var entry))
+            entry.Flags = flags;
     }
 
     public void ReplayDone(ulong id)

@@ -49,10 +49,10 @@ internal static class AcceptedRecord
     }
 
     /// <summary>
-    /// A Carry v2 for journal compaction: the envelope (an in-memory Accepted/Carry v1 record) re-stamped, its
-    /// recipient state bytes set to the current states, and the recipient state block appended.
+    /// A Carry v3 for journal compaction: the envelope (an in-memory Accepted/Carry v1 record) re-stamped, its
+    /// recipient state bytes set to the current states, the recipient state block and the message flags appended.
     /// </summary>
-    public static byte[] CreateCarry(ReadOnlySpan<byte> envelope, ReadOnlySpan<RecipientProgress> progress)
+    public static byte[] CreateCarry(ReadOnlySpan<byte> envelope, ReadOnlySpan<RecipientProgress> progress, MessageFlags flags)
     {
         var view = AcceptedView.Parse(envelope);
         if (view.RecipientCount != progress.Length || view.EnvelopeLength != envelope.Length)
@@ -60,7 +60,7 @@ internal static class AcceptedRecord
         int length = envelope.Length;
         foreach (var p in progress)
             length += 8 + ResultRecord.StateSize(p.RemoteHost, p.Detail);
-        var record = new byte[length];
+        var record = new byte[length + 1];
         envelope.CopyTo(record);
         record[0] = (byte)RecordKind.Carry;
         record[1] = RecordLayout.CarryVersion;
@@ -73,6 +73,7 @@ internal static class AcceptedRecord
             BinaryPrimitives.WriteInt64LittleEndian(record.AsSpan(blockAt), ResultRecord.ToDisk(p.NextAttemptAt));
             blockAt = ResultRecord.WriteState(record, blockAt + 8, p.Attempts, p.RemoteHost, p.Detail);
         }
+        record[blockAt] = (byte)flags;
         return record;
     }
 
@@ -104,9 +105,14 @@ internal readonly ref struct AcceptedView
     private readonly int _senderAt;
     private readonly int _recipientsAt;
     private readonly int _sessionAt;
+    private readonly int _stateBlockEnd;
 
-    private AcceptedView(ReadOnlySpan<byte> record, int senderAt, int recipientsAt, int recipientCount, int sessionAt, int envelopeLength)
+    private AcceptedView(ReadOnlySpan<byte> record, int senderAt, int recipientsAt, int recipientCount, int sessionAt, int envelopeLength,
+        bool hasStateBlock, bool hasMessageFlags)
     {
+        HasStateBlock = hasStateBlock;
+        _stateBlockEnd = hasMessageFlags ? record.Length - 1 : record.Length;
+        MessageFlags = hasMessageFlags ? (MessageFlags)record[^1] : MessageFlags.None;
         _record = record;
         _senderAt = senderAt;
         _recipientsAt = recipientsAt;
@@ -115,10 +121,13 @@ internal readonly ref struct AcceptedView
         EnvelopeLength = envelopeLength;
     }
 
-    /// <summary>Where the recipient state block of a Carry v2 starts; the record's length otherwise.</summary>
+    /// <summary>Where the recipient state block of a Carry v2/v3 starts; the record's length otherwise.</summary>
     public int EnvelopeLength { get; }
 
-    public bool HasStateBlock => EnvelopeLength != _record.Length;
+    public bool HasStateBlock { get; }
+
+    /// <summary>The message flags of a Carry v3 (the last byte); None for every other base record.</summary>
+    public MessageFlags MessageFlags { get; }
 
     internal int RecipientsOffset => _recipientsAt;
 
@@ -155,7 +164,7 @@ internal readonly ref struct AcceptedView
             at = ResultRecord.ReadState(_record, at + 8, out int attempts, out var host, out var detail);
             progress[i] = progress[i] with { Attempts = attempts, NextAttemptAt = next, RemoteHost = host, Detail = detail };
         }
-        if (HasStateBlock && at != _record.Length)
+        if (HasStateBlock && at != _stateBlockEnd)
             throw new InvalidDataException("Carry record: trailing bytes after the recipient state block.");
         return progress;
     }
@@ -182,8 +191,8 @@ internal readonly ref struct AcceptedView
     }
 
     /// <summary>
-    /// Throws <see cref="InvalidDataException"/> when the record is not a well-formed Accepted v1 or Carry v1/v2.
-    /// A Carry v2's state block is checked by <see cref="ReadProgress"/>.
+    /// Throws <see cref="InvalidDataException"/> when the record is not a well-formed Accepted v1 or Carry v1-v3.
+    /// A Carry v2/v3's state block is checked by <see cref="ReadProgress"/>.
     /// </summary>
     public static AcceptedView Parse(ReadOnlySpan<byte> record)
     {
@@ -193,7 +202,7 @@ internal readonly ref struct AcceptedView
             || header.Version > RecordLayout.MaxKnownVersion(header.Kind)
             || record.Length < AcceptedRecord.FixedSize)
         {
-            throw new InvalidDataException("Not an Accepted v1 or Carry v1/v2 record.");
+            throw new InvalidDataException("Not an Accepted v1 or Carry v1-v3 record.");
         }
         int chunkCount = BinaryPrimitives.ReadInt32LittleEndian(record[27..]);
         if (chunkCount < 0 || (long)chunkCount * AcceptedRecord.ChunkRefSize > record.Length - AcceptedRecord.FixedSize)
@@ -212,13 +221,15 @@ internal readonly ref struct AcceptedView
         ReadString(record, at, out at);
         ReadString(record, at, out at);
         bool stateBlock = header.Kind == RecordKind.Carry && header.Version >= 2;
-        if (stateBlock ? at > record.Length : at != record.Length)
+        bool messageFlags = header.Kind == RecordKind.Carry && header.Version >= 3;
+        if (stateBlock ? at > record.Length - (messageFlags ? 1 : 0) : at != record.Length)
             throw new InvalidDataException("Accepted record: trailing bytes.");
-        return new AcceptedView(record, senderAt, recipientsAt, recipientCount, sessionAt, at);
+        return new AcceptedView(record, senderAt, recipientsAt, recipientCount, sessionAt, at, stateBlock, messageFlags);
     }
 
     /// <param name="progress">The recipients' delivery states (index order); null: the record's own state bytes.</param>
-    public QueuedMessageInfo ToInfo(RecipientProgress[]? progress = null)
+    /// <param name="messageFlags">The message's current flags (the index keeps them apart from the envelope).</param>
+    public QueuedMessageInfo ToInfo(RecipientProgress[]? progress = null, MessageFlags messageFlags = MessageFlags.None)
     {
         var recipients = new RecipientInfo[RecipientCount];
         int i = 0;
@@ -238,7 +249,11 @@ internal readonly ref struct AcceptedView
             new MessageId(MessageId), Encoding.UTF8.GetString(Sender), recipients, Size, ReceivedAt,
             Encoding.UTF8.GetString(ClientAddress), Encoding.UTF8.GetString(Helo),
             (flags & AcceptedFlags.HasAuthUser) != 0 ? Encoding.UTF8.GetString(AuthenticatedUser) : null,
-            (flags & AcceptedFlags.Tls) != 0, (flags & AcceptedFlags.SmtpUtf8) != 0, (flags & AcceptedFlags.EightBitMime) != 0);
+            (flags & AcceptedFlags.Tls) != 0, (flags & AcceptedFlags.SmtpUtf8) != 0, (flags & AcceptedFlags.EightBitMime) != 0)
+        {
+            Held = (messageFlags & MessageFlags.Held) != 0,
+            DelayWarned = (messageFlags & MessageFlags.DelayWarned) != 0,
+        };
     }
 
     private static int ReadInt32(ReadOnlySpan<byte> record, int at)

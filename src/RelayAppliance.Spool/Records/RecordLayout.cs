@@ -19,13 +19,16 @@ namespace RelayAppliance.Spool.Records;
 //                      rcptCount × (nextAttemptAt i64 (unix ms, -1 = none), attempts i32, remoteHost, detail
 //                      (each u16 length + UTF-8, empty = none)). Written by journal compaction so that it carries the
 //                      delivery progress too (one self-contained record: a crash cannot separate state from envelope).
-//                      v1 is still read (attempts 0, no details), v2 is the only Carry this version writes.
+//                      v1 is still read (attempts 0, no details).
+// J  Carry v3          the Carry v2 layout, then messageFlags u8 (MessageFlags). The only Carry this version writes.
 // J  RcptDelivered v1  header, at i64 (unix ms), nextAttemptAt i64 (unix ms, -1 = none; set only in RcptDeferred),
 //    RcptDeferred v1   count i32, count × (rcptIdx i32, attempt i32, remoteHost, detail (each u16 length + UTF-8,
 //    RcptFailed v1     empty = none)). The kind is the outcome; one record per outcome of a RecordResultsAsync call.
 //                      Applied on top of the latest base record; ignored for recipients already final and for
 //                      unknown messages (compacted into a later Carry, or gone).
 // J  MessageDone v1    header, reason u8 (DoneReason), at i64 (unix ms)
+// J  Flags v1          header, messageFlags u8 (MessageFlags, the whole new value), at i64 (unix ms). Applied on top of
+//                      the latest base record like a result record; ignored for unknown messages.
 // J  Moved v1          header, chunkCount i32, chunkCount × (address i64, length i32): the message's body now lives at
 //                      these B addresses (copy-forward); replaces the chunk list of the latest Accepted/Carry of msgId,
 //                      nothing else. Written only after B committed the new chunks.
@@ -48,6 +51,7 @@ internal enum RecordKind : byte
     MailboxDeliver = 8,
     MailboxDelete = 9,
     Startup = 10,
+    Flags = 11,
     /// <summary>Body log only; far from the journal kinds so a record read from the wrong log is obvious.</summary>
     Chunk = 64,
 }
@@ -57,6 +61,17 @@ internal enum DoneReason : byte
 {
     AllRecipientsFinal = 0,
     DeletedByOperator = 1,
+}
+
+/// <summary>Operator and scheduler marks on a queued message (Flags and Carry v3 records). Persisted: never renumber.</summary>
+[Flags]
+internal enum MessageFlags : byte
+{
+    None = 0,
+    /// <summary>`relayd queue hold`: not attempted until released.</summary>
+    Held = 1,
+    /// <summary>The sender got its delay notification (sent once per message).</summary>
+    DelayWarned = 2,
 }
 
 /// <summary>Flags of an Accepted/Carry record. Persisted: never renumber.</summary>
@@ -105,9 +120,10 @@ internal static class RecordLayout
     public const byte DoneVersion = 1;
     public const byte StartupVersion = 1;
     public const byte MovedVersion = 1;
-    /// <summary>v2 appends the recipient state block (attempts, next attempt, last result).</summary>
-    public const byte CarryVersion = 2;
+    /// <summary>v2 appends the recipient state block (attempts, next attempt, last result); v3 the message flags.</summary>
+    public const byte CarryVersion = 3;
     public const byte ResultVersion = 1;
+    public const byte FlagsVersion = 1;
 
     /// <summary>Our prefix in front of a chunk's payload: header + seq.</summary>
     public const int ChunkPrefixSize = RecordHeader.Size + 2;
@@ -115,6 +131,8 @@ internal static class RecordLayout
     public const int DoneSize = RecordHeader.Size + 1 + 8;
 
     public const int StartupSize = RecordHeader.Size + 8;
+
+    public const int FlagsSize = RecordHeader.Size + 1 + 8;
 
     /// <summary>Payload bytes per chunk so that one FASTER entry fills <paramref name="bufferSize"/> exactly (keeps pages dense).</summary>
     public static int ChunkCapacity(int bufferSize) => (bufferSize - ChunkPrefixSize - FasterEntryHeaderSize) & ~3;
@@ -158,6 +176,22 @@ internal static class RecordLayout
         return BinaryPrimitives.ReadInt64LittleEndian(record[RecordHeader.Size..]);
     }
 
+    public static byte[] CreateFlags(ulong messageId, MessageFlags flags, DateTimeOffset at)
+    {
+        var record = new byte[FlagsSize];
+        new RecordHeader(RecordKind.Flags, FlagsVersion, messageId).Write(record);
+        record[RecordHeader.Size] = (byte)flags;
+        BinaryPrimitives.WriteInt64LittleEndian(record.AsSpan(RecordHeader.Size + 1), at.ToUnixTimeMilliseconds());
+        return record;
+    }
+
+    public static MessageFlags ReadFlags(ReadOnlySpan<byte> record)
+    {
+        if (record.Length != FlagsSize)
+            throw new InvalidDataException($"Flags record of {record.Length} bytes, expected {FlagsSize}.");
+        return (MessageFlags)record[RecordHeader.Size];
+    }
+
     public static int MovedSize(int chunkCount) => RecordHeader.Size + 4 + (chunkCount * AcceptedRecord.ChunkRefSize);
 
     public static byte[] CreateMoved(ulong messageId, ReadOnlySpan<BodyChunk> chunks)
@@ -194,6 +228,7 @@ internal static class RecordLayout
         RecordKind.MessageDone => DoneVersion,
         RecordKind.Startup => StartupVersion,
         RecordKind.Moved => MovedVersion,
+        RecordKind.Flags => FlagsVersion,
         RecordKind.Chunk => ChunkVersion,
         _ => 0,
     };

@@ -121,6 +121,70 @@ public sealed class DeliveryServiceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task HeldMailIsNotAttemptedUntilReleased()
+    {
+        var (sink, endPoint) = await StartSinkAsync("127.0.0.31", 0, "partner.test");
+        var held = await QueueAsync("a@local.test", "bob@partner.test");
+        Assert.True(await _spool.SetHeldAsync(held, true, CancellationToken.None)); // held before the service starts
+        var service = StartDelivery(o => o with { Transports = new Dictionary<string, IReadOnlyList<NextHop>> { ["partner.test"] = [endPoint] } });
+        var other = await QueueAsync("a@local.test", "carol@partner.test");
+
+        await WaitForAsync(() => _spool.Find(other) is null, "the message that is not held");
+        Assert.Equal(0, service.Flush()); // a flush does not touch held mail either
+        await Task.Delay(300);
+        Assert.Equal(RecipientState.Queued, _spool.Find(held)!.Recipients[0].State);
+        Assert.Single(sink.List());
+
+        Assert.True(await service.ReleaseAsync(held, CancellationToken.None));
+        await WaitForAsync(() => _spool.Find(held) is null, "the released message");
+        Assert.Equal(2, sink.List().Count);
+        Assert.False(await service.HoldAsync(held, CancellationToken.None)); // gone
+    }
+
+    [Fact]
+    public async Task HoldingADeferredMessageTakesItOutOfTheSchedule()
+    {
+        var (_, endPoint) = await StartSinkAsync("127.0.0.32", 0, "partner.test", full: true); // 452: defers
+        var service = StartDelivery(o => o with { Transports = new Dictionary<string, IReadOnlyList<NextHop>> { ["partner.test"] = [endPoint] } });
+        var id = await QueueAsync("a@local.test", "bob@partner.test");
+        await WaitForAsync(() => service.Waiting == 1, "the deferral");
+
+        Assert.True(await service.HoldAsync(id, CancellationToken.None));
+        Assert.Equal(0, service.Waiting);
+        Assert.True(_spool.Find(id)!.Held);
+        Assert.True(await service.ReleaseAsync(id, CancellationToken.None));
+        Assert.False(_spool.Find(id)!.Held);
+        await WaitForAsync(() => _spool.Find(id)!.Recipients[0].Attempts == 2, "the attempt right after the release");
+    }
+
+    [Fact]
+    public async Task ADelayedMessageGetsOneDelayNotification()
+    {
+        var (_, endPoint) = await StartSinkAsync("127.0.0.33", 0, "partner.test", full: true); // 452: defers
+        var service = StartDelivery(o => o with
+        {
+            Transports = new Dictionary<string, IReadOnlyList<NextHop>> { ["partner.test"] = [endPoint] },
+            DelayWarningTime = TimeSpan.FromMilliseconds(1),
+        });
+        var id = await QueueAsync("alice@local.test", "bob@partner.test");
+
+        await WaitForAsync(() => _spool.Find(id) is { DelayWarned: true }, "the delay notification");
+        var warning = Assert.Single(_spool.List(), m => m.Id != id);
+        Assert.Equal("", warning.Sender);
+        Assert.Equal("alice@local.test", Assert.Single(warning.Recipients).Address);
+        var report = Body(_spool, warning.Id);
+        Assert.Contains("Subject: Delayed Mail (still being retried)", report);
+        Assert.Contains("Action: delayed", report);
+        Assert.Contains("Status: 4.3.1", report);
+        Assert.Contains("Will-Retry-Until: ", report);
+
+        Assert.Equal(1, service.Flush()); // a second deferral sends no second warning
+        await WaitForAsync(() => _spool.Find(id)!.Recipients[0].Attempts == 2, "the second attempt");
+        await WaitForAsync(() => service.Waiting == 1, "the second deferral to be journaled");
+        Assert.Equal(2, _spool.List().Count);
+    }
+
+    [Fact]
     public async Task MxPreferenceAndFailoverWhenTheBestHostRefuses()
     {
         var (sink, endPoint) = await StartSinkAsync("127.0.0.23", 0, "remote.test");
