@@ -111,9 +111,35 @@ public sealed class DeliveryConfigurationTests
         Assert.Empty(SettingsLoader.CreateDnsOptions(SettingsLoader.Load(null, [])).Servers); // default: /etc/resolv.conf
     }
 
+    [Fact]
+    public void TransportsAndSmarthostTakeHostNamesAndBracketedIpv6()
+    {
+        var configuration = SettingsLoader.Load(null,
+        [
+            "--Delivery:Transports:relay.test=mail.example.com:2525, 127.0.1.2", "--Delivery:Transports:v6.test=[::1]:2526,[2001:db8::7]",
+            "--Delivery:Transports:postfix.test=[smtp.example.com]:587", "--Delivery:Smarthost=Smarthost.Example.NET",
+            "--Delivery:Transports:lo.test=localhost:2527",
+        ]);
+        var delivery = SettingsLoader.CreateDeliveryOptions(configuration);
+        Assert.Equal(["mail.example.com:2525", "127.0.1.2:25"], delivery.Transports["relay.test"].Select(h => h.ToString()));
+        Assert.Null(delivery.Transports["relay.test"][0].Address); // a name: looked up at delivery time
+        Assert.Equal(IPAddress.Parse("127.0.1.2"), delivery.Transports["relay.test"][1].Address);
+        Assert.Equal(["[::1]:2526", "[2001:db8::7]:25"], delivery.Transports["v6.test"].Select(h => h.ToString()));
+        Assert.Equal(["smtp.example.com:587"], delivery.Transports["postfix.test"].Select(h => h.ToString()));
+        Assert.Equal(["127.0.0.1:2527"], delivery.Transports["lo.test"].Select(h => h.ToString()));
+        Assert.Equal(["Smarthost.Example.NET:25"], delivery.Smarthost.Select(h => h.ToString()));
+    }
+
     [Theory]
-    [InlineData("--Delivery:Transports:relay.test=mail.example.com:25", "Delivery:Transports:relay.test")]
+    [InlineData("--Delivery:Transports:relay.test=mail_example.com:25", "Delivery:Transports:relay.test")]
+    [InlineData("--Delivery:Transports:relay.test=mail.example.com:0", "Delivery:Transports:relay.test")]
+    [InlineData("--Delivery:Transports:relay.test=mail.example.com:", "Delivery:Transports:relay.test")]
+    [InlineData("--Delivery:Transports:relay.test=[::1:25", "Delivery:Transports:relay.test")]
+    [InlineData("--Delivery:Transports:relay.test=[::1]x25", "Delivery:Transports:relay.test")]
+    [InlineData("--Delivery:Transports:relay.test=0.0.0.0:25", "Delivery:Transports:relay.test")]
+    [InlineData("--Delivery:Transports:relay.test=,", "Delivery:Transports:relay.test")]
     [InlineData("--Delivery:Smarthost=*:25", "Delivery:Smarthost")]
+    [InlineData("--Delivery:Smarthost=smarthost.test:70000", "Delivery:Smarthost")]
     [InlineData("--Dns:Servers:0=resolver", "Dns:Servers:0")]
     [InlineData("--Delivery:Tls=sometimes", "Delivery:Tls")]
     [InlineData("--Delivery:QueueLifetime=-1.00:00:00", "Delivery:QueueLifetime")]

@@ -76,7 +76,25 @@ public sealed partial class MxResolver
     }
 
     // RFC 5321 §5.1: no MX records ⇒ the domain itself is the host, as an implicit MX of preference 0.
-    private async Task<(MxResult Result, TimeSpan Lifetime)> ImplicitMxAsync(string domain, string ascii)
+    private Task<(MxResult Result, TimeSpan Lifetime)> ImplicitMxAsync(string domain, string ascii) =>
+        AddressesAsHostAsync(ascii, $"{domain}: no MX and no A/AAAA records");
+
+    /// <summary>A configured next hop: its own addresses, no MX.</summary>
+    private Task<(MxResult Result, TimeSpan Lifetime)> HostLookupAsync(string host)
+    {
+        string ascii;
+        try
+        {
+            ascii = new IdnMapping().GetAscii(host);
+        }
+        catch (ArgumentException)
+        {
+            return Task.FromResult((new MxResult(MxOutcome.NoSuchDomain, [], $"{host}: not a valid host name"), _options.NegativeTtl));
+        }
+        return AddressesAsHostAsync(ascii, $"{host}: no A/AAAA records");
+    }
+
+    private async Task<(MxResult Result, TimeSpan Lifetime)> AddressesAsHostAsync(string ascii, string noAddress)
     {
         var addresses = await ResolveAddressesAsync(ascii).ConfigureAwait(false);
         if (addresses.Addresses.Length > 0)
@@ -87,7 +105,7 @@ public sealed partial class MxResolver
         {
             return Temporary(addresses.Failure);
         }
-        return (new MxResult(MxOutcome.NoSuchDomain, [], $"{domain}: no MX and no A/AAAA records"), _options.NegativeTtl);
+        return (new MxResult(MxOutcome.NoSuchDomain, [], noAddress), _options.NegativeTtl);
     }
 
     private (MxResult, TimeSpan) Positive(List<MxHost> hosts, int ttlSeconds, List<string>? failures)

@@ -68,6 +68,17 @@ public sealed partial class MxResolver
         return new ValueTask<MxResult>(JoinOrStart(key).WaitAsync(cancellationToken));
     }
 
+    /// <summary>
+    /// A and AAAA of one host, no MX lookup (a configured next hop, Postfix's <c>[host]</c>): one host of preference 0,
+    /// NoSuchDomain when the name has no address, TemporaryFailure when DNS failed. Cached like MX answers.
+    /// </summary>
+    public ValueTask<MxResult> ResolveHostAsync(string host, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        // "[name]" keys the cache apart from the MX answer for the same name; no mail domain is spelled that way.
+        return ResolveAsync("[" + Normalize(host) + "]", cancellationToken);
+    }
+
     /// <summary>Entries currently cached (expired ones included until read or swept); for tests.</summary>
     internal int CachedCount => _cache.Count;
 
@@ -94,7 +105,9 @@ public sealed partial class MxResolver
         try
         {
             TimeSpan lifetime;
-            (result, lifetime) = await LookupAsync(domain).ConfigureAwait(false);
+            (result, lifetime) = domain.StartsWith('[')
+                ? await HostLookupAsync(domain[1..^1]).ConfigureAwait(false)
+                : await LookupAsync(domain).ConfigureAwait(false);
             Store(domain, result, lifetime);
             Log(domain, result);
         }

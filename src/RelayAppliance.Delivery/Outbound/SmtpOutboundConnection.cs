@@ -10,7 +10,8 @@ namespace RelayAppliance.Delivery.Outbound;
 
 /// <summary>
 /// One outbound SMTP connection on System.IO.Pipelines: greeting, EHLO (HELO fallback), STARTTLS per policy, AUTH
-/// PLAIN/LOGIN when credentials are given, then any number of transactions (RSET between), PIPELINING when offered.
+/// PLAIN/LOGIN when credentials are given, then any number of transactions (RSET only after one a refusal left open:
+/// a completed transaction needs none, RFC 5321 §3.3), PIPELINING when offered.
 /// Refuses (as a 5xx result, not corruption) to send 8-bit or SMTPUTF8 mail to a server that lacks the extension,
 /// and messages over the server's SIZE.
 /// </summary>

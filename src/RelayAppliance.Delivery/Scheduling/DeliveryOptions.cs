@@ -11,9 +11,9 @@ public sealed record DeliveryOptions
     /// <summary>Delivery:Enabled: false keeps remote mail queued (local mailbox delivery still runs).</summary>
     public bool RemoteEnabled { get; init; } = true;
     /// <summary>Delivery:Transports: recipient domain (lower case) → next hops, tried in order instead of MX.</summary>
-    public IReadOnlyDictionary<string, IReadOnlyList<IPEndPoint>> Transports { get; init; } = new Dictionary<string, IReadOnlyList<IPEndPoint>>();
+    public IReadOnlyDictionary<string, IReadOnlyList<NextHop>> Transports { get; init; } = new Dictionary<string, IReadOnlyList<NextHop>>();
     /// <summary>Delivery:Smarthost: when set, every remote domain without a transport goes there.</summary>
-    public IReadOnlyList<IPEndPoint> Smarthost { get; init; } = [];
+    public IReadOnlyList<NextHop> Smarthost { get; init; } = [];
     public SmtpCredentials? SmarthostCredentials { get; init; }
     public TlsPolicy Tls { get; init; } = TlsPolicy.Opportunistic;
     /// <summary>Delivery:MaxConnections: outbound connections in total (Postfix default_process_limit 100).</summary>
@@ -35,4 +35,20 @@ public sealed record DeliveryOptions
     public TimeSpan DelayWarningTime { get; init; } = TimeSpan.Zero;
     /// <summary>How long an idle outbound connection is kept for reuse (Postfix smtp_connection_cache_time_limit 2 s).</summary>
     public TimeSpan ConnectionIdleTime { get; init; } = TimeSpan.FromSeconds(2);
+}
+
+/// <summary>
+/// A configured next hop (Delivery:Transports, Delivery:Smarthost): an IP address, or a host name whose A/AAAA records
+/// are looked up at delivery time, never its MX (Postfix's <c>[host]</c>): the operator named the host itself.
+/// </summary>
+public sealed record NextHop(string Host, int Port)
+{
+    /// <summary>Set when <see cref="Host"/> is an IP address: nothing to look up.</summary>
+    public IPAddress? Address { get; } = IPAddress.TryParse(Host, out var address) ? address : null;
+
+    // An IP endpoint is a next hop that needs no lookup: IP-only routes are written as before.
+    public static implicit operator NextHop(IPEndPoint endPoint) => new(endPoint.Address.ToString(), endPoint.Port);
+
+    public override string ToString() =>
+        Address is { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
 }

@@ -128,11 +128,11 @@ public sealed partial class DeliveryService
     {
         if (_options.Transports.TryGetValue(domain, out var transport))
         {
-            return new Route("transport:" + domain, transport.Select(e => new Hop(e.Address.ToString(), e)).ToList(), null, false);
+            return await ConfiguredRouteAsync("transport:" + domain, transport, token).ConfigureAwait(false);
         }
         if (_options.Smarthost.Count > 0)
         {
-            return new Route(SmarthostDestination, _options.Smarthost.Select(e => new Hop(e.Address.ToString(), e)).ToList(), null, false);
+            return await ConfiguredRouteAsync(SmarthostDestination, _options.Smarthost, token).ConfigureAwait(false);
         }
         if (domain.Length == 0 || domain[0] == '[')
         {
@@ -164,6 +164,38 @@ public sealed partial class DeliveryService
         // Domains with the same MX set share one destination: one window, one connection cache.
         var destination = "mx:" + string.Join(',', hosts.Select(h => h.Name.ToLowerInvariant()));
         return new Route(destination, hops, null, false);
+    }
+
+    /// <summary>
+    /// A transport or smarthost route: IP hops as they are, names by their A/AAAA records (cached, no MX: Postfix's
+    /// [host]), in the configured order. A name that resolves to nothing defers: the route is the operator's to fix,
+    /// and mail must not bounce meanwhile.
+    /// </summary>
+    private async Task<Route> ConfiguredRouteAsync(string destination, IReadOnlyList<NextHop> nextHops, CancellationToken token)
+    {
+        var hops = new List<Hop>(nextHops.Count);
+        List<string>? failures = null;
+        foreach (var next in nextHops)
+        {
+            if (next.Address is { } address)
+            {
+                hops.Add(new Hop(address.ToString(), new IPEndPoint(address, next.Port)));
+                continue;
+            }
+            var resolved = await _resolver.ResolveHostAsync(next.Host, token).ConfigureAwait(false);
+            if (resolved.Outcome != MxOutcome.Hosts)
+            {
+                (failures ??= []).Add(resolved.Detail ?? next.Host);
+                continue;
+            }
+            foreach (var resolvedAddress in resolved.Hosts[0].Addresses)
+            {
+                hops.Add(new Hop(next.Host, new IPEndPoint(resolvedAddress, next.Port)));
+            }
+        }
+        return hops.Count > 0
+            ? new Route(destination, hops, null, false)
+            : new Route(destination, [], $"451 4.4.3 No address for the configured next hop: {string.Join("; ", failures ?? [])}", false);
     }
 
     private bool IsOurselves(MxHost host) =>

@@ -147,20 +147,35 @@ public sealed partial class DeliveryService : IAsyncDisposable
     private async Task LoopAsync()
     {
         var token = _stopping.Token;
+        // The next due time is a timer of the injected TimeProvider that signals the same wake-up as new mail and
+        // finished attempts, so the loop has one thing to wait on and a fake clock alone decides when retries fire.
+        using var timer = _time.CreateTimer(static state => ((DeliveryService)state!).Wake(), this,
+            Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         while (!token.IsCancellationRequested)
         {
             var due = new List<MessageId>();
             DateTimeOffset? next;
+            var now = _time.GetUtcNow();
             lock (_gate)
             {
-                var now = _time.GetUtcNow();
                 // Bound the attempts in flight: a flush of a huge queue must not start a task per message at once.
+                List<MessageId>? busy = null;
                 while (_inFlight.Count < MaxAttemptsInFlight && _due.TryTakeDue(now, out var id))
                 {
                     if (_inFlight.Add(id))
                     {
                         due.Add(id);
                     }
+                    else
+                    {
+                        (busy ??= []).Add(id);
+                    }
+                }
+                // Made due while its last attempt is still finishing (a flush racing the reschedule): dropping it
+                // would strand it until a restart, so look again shortly.
+                foreach (var id in busy ?? [])
+                {
+                    _due.Schedule(id, now + TimeSpan.FromSeconds(1));
                 }
                 next = _due.NextDueAt;
             }
@@ -169,11 +184,18 @@ public sealed partial class DeliveryService : IAsyncDisposable
                 _ = AttemptAndForgetAsync(id);
             }
             _pool.EvictIdle();
-            var wait = next is { } at ? at - _time.GetUtcNow() : TimeSpan.FromSeconds(1);
-            wait = wait < TimeSpan.Zero ? TimeSpan.Zero : wait > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : wait;
+            // At most 1 s, so idle connections are closed on time. Something already due was held back by the
+            // in-flight bound: a finishing attempt wakes us, so do not spin on a zero wait meanwhile.
+            var wait = next is { } at ? at - now : TimeSpan.FromSeconds(1);
+            wait = wait <= TimeSpan.Zero ? Timeout.InfiniteTimeSpan : wait > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : wait;
+            timer.Change(wait, Timeout.InfiniteTimeSpan);
+            if (wait != Timeout.InfiniteTimeSpan && next is { } nextAt && _time.GetUtcNow() >= nextAt)
+            {
+                continue; // the clock jumped past it before the timer was armed (a fake clock advanced meanwhile)
+            }
             try
             {
-                await _wakeup.WaitAsync(wait, token).ConfigureAwait(false);
+                await _wakeup.WaitAsync(token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {

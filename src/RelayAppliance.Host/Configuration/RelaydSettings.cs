@@ -76,8 +76,9 @@ internal sealed class DeliverySettings
 {
     /// <summary>false: accept and queue only (no outbound delivery).</summary>
     public bool Enabled { get; set; } = true;
-    /// <summary>domain → "ip[:port]" or several, comma-separated, tried in order.</summary>
+    /// <summary>domain → "host[:port]" or several, comma-separated, tried in order; host is an IP, [IPv6] or a name.</summary>
     public Dictionary<string, string>? Transports { get; set; }
+    /// <summary>"host[:port]" list, as for Transports.</summary>
     public string? Smarthost { get; set; }
     public string? SmarthostUser { get; set; }
     public string? SmarthostPassword { get; set; }

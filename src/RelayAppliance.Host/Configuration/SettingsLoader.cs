@@ -174,7 +174,7 @@ internal static class SettingsLoader
         Require(string.IsNullOrEmpty(delivery.SmarthostUser) == string.IsNullOrEmpty(delivery.SmarthostPassword),
             "Delivery:SmarthostPassword", "must be set together with Delivery:SmarthostUser");
         _ = Transports(delivery);
-        _ = HopList(delivery.Smarthost, "Delivery:Smarthost", 25);
+        _ = NextHopList(delivery.Smarthost, "Delivery:Smarthost");
         _ = DnsServers(settings.Dns);
     }
 
@@ -208,7 +208,7 @@ internal static class SettingsLoader
         {
             Hostname = configuration.Hostname,
             Transports = Transports(delivery),
-            Smarthost = HopList(delivery.Smarthost, "Delivery:Smarthost", 25),
+            Smarthost = NextHopList(delivery.Smarthost, "Delivery:Smarthost"),
             SmarthostCredentials = string.IsNullOrEmpty(delivery.SmarthostUser) ? null
                 : new SmtpCredentials(delivery.SmarthostUser, delivery.SmarthostPassword!),
             Tls = delivery.Tls switch { "none" => TlsPolicy.None, "required" => TlsPolicy.Required, _ => TlsPolicy.Opportunistic },
@@ -237,15 +237,15 @@ internal static class SettingsLoader
         Timeout = TimeSpan.FromSeconds(configuration.Settings.Dns.TimeoutSeconds),
     };
 
-    private static Dictionary<string, IReadOnlyList<IPEndPoint>> Transports(DeliverySettings delivery)
+    private static Dictionary<string, IReadOnlyList<NextHop>> Transports(DeliverySettings delivery)
     {
-        var routes = new Dictionary<string, IReadOnlyList<IPEndPoint>>(StringComparer.OrdinalIgnoreCase);
+        var routes = new Dictionary<string, IReadOnlyList<NextHop>>(StringComparer.OrdinalIgnoreCase);
         foreach (var (domain, hops) in delivery.Transports ?? [])
         {
             var key = $"Delivery:Transports:{domain}";
             Require(IsDomain(domain), key, $"'{domain}' is not a domain");
-            routes[domain.ToLowerInvariant()] = HopList(hops, key, 25);
-            Require(routes[domain.ToLowerInvariant()].Count > 0, key, "needs at least one ip[:port]");
+            routes[domain.ToLowerInvariant()] = NextHopList(hops, key);
+            Require(routes[domain.ToLowerInvariant()].Count > 0, key, "needs at least one host[:port]");
         }
         return routes;
     }
@@ -261,7 +261,7 @@ internal static class SettingsLoader
         return servers;
     }
 
-    /// <summary>"ip[:port]" items, comma-separated. Names are not accepted: they would need a lookup at start.</summary>
+    /// <summary>"ip[:port]" items, comma-separated. No names: DNS servers cannot be found through DNS.</summary>
     private static List<IPEndPoint> HopList(string? text, string key, int defaultPort)
     {
         var hops = new List<IPEndPoint>();
@@ -277,6 +277,64 @@ internal static class SettingsLoader
             hops.Add(endpoint);
         }
         return hops;
+    }
+
+    /// <summary>
+    /// "host[:port]" items, comma-separated, port 25 by default. host is an IPv4 address, an IPv6 address in brackets
+    /// ([::1]:2525; bare when there is no port) or a DNS name, looked up (A/AAAA, never MX) at delivery time; Postfix's
+    /// "[name]:port" spelling is taken too, with the same meaning.
+    /// </summary>
+    private static List<NextHop> NextHopList(string? text, string key)
+    {
+        var hops = new List<NextHop>();
+        foreach (var item in (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            hops.Add(ParseNextHop(item, key));
+        }
+        return hops;
+    }
+
+    internal static NextHop ParseNextHop(string item, string key)
+    {
+        const int DefaultPort = 25; // RFC 5321 §4.5.4.2
+        var problem = $"'{item}' is not host[:port] (like mail.example.com:25, 192.0.2.1:25 or [2001:db8::1]:25)";
+        // Not for "[...]": IPAddress.TryParse takes "[::1]:2526" and drops the port.
+        if (!item.StartsWith('[') && IPAddress.TryParse(item, out _))
+        {
+            return CheckedHop(item, DefaultPort, key);   // 192.0.2.1, or an IPv6 address without a port
+        }
+        string host;
+        var portText = ReadOnlySpan<char>.Empty;
+        var hasPort = false;
+        if (item.StartsWith('['))
+        {
+            var close = item.IndexOf(']', StringComparison.Ordinal);
+            Require(close > 1 && (close == item.Length - 1 || item[close + 1] == ':'), key, problem);
+            host = item[1..close];
+            hasPort = close < item.Length - 1;
+            portText = hasPort ? item.AsSpan(close + 2) : portText;
+        }
+        else
+        {
+            var colon = item.LastIndexOf(':');
+            hasPort = colon >= 0;
+            host = hasPort ? item[..colon] : item;
+            portText = hasPort ? item.AsSpan(colon + 1) : portText;
+        }
+        var port = DefaultPort;
+        Require(!hasPort || (int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port is > 0 and <= 65535),
+            key, problem);
+        Require(host.Length > 0 && (IPAddress.TryParse(host, out _) || host == "localhost" || IsDomain(host)), key, problem);
+        return CheckedHop(host, port, key);
+    }
+
+    private static NextHop CheckedHop(string host, int port, string key)
+    {
+        // "localhost" is not asked of the configured DNS servers (they need not know it).
+        var hop = new NextHop(host == "localhost" ? "127.0.0.1" : host, port);
+        Require(hop.Address is null || !(hop.Address.Equals(IPAddress.Any) || hop.Address.Equals(IPAddress.IPv6Any)), key,
+            $"'{host}' must name a host, not all addresses");
+        return hop;
     }
 
     private static X509Certificate2? LoadCertificate(TlsSettings tls)

@@ -41,6 +41,26 @@ public sealed class MxResolverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AHostLookupAsksOnlyForAddressesAndIsCachedApartFromTheMxAnswer()
+    {
+        _dns.Mx("smtp.example.test", 10, "other.example.test").Address("other.example.test", "127.0.1.9")
+            .Address("smtp.example.test", "127.0.1.1").Address("smtp.example.test", "::1");
+        var resolver = Resolver();
+
+        var host = await resolver.ResolveHostAsync("SMTP.example.test.", CancellationToken.None);
+        var again = await resolver.ResolveHostAsync("smtp.example.test", CancellationToken.None);
+        var mx = await Resolve(resolver, "smtp.example.test");
+
+        Assert.Equal(MxOutcome.Hosts, host.Outcome);
+        Assert.Equal([IPAddress.Parse("127.0.1.1"), IPAddress.IPv6Loopback], Assert.Single(host.Hosts).Addresses);
+        Assert.Same(host, again);
+        Assert.Equal("other.example.test", Assert.Single(mx.Hosts).Name); // the MX answer is its own entry
+        Assert.Equal(1, _dns.Queries("smtp.example.test", TypeA));
+        Assert.Equal(1, _dns.Queries("smtp.example.test", TypeMx)); // asked by the MX lookup only
+        Assert.Equal(MxOutcome.NoSuchDomain, (await resolver.ResolveHostAsync("missing.example.test", CancellationToken.None)).Outcome);
+    }
+
+    [Fact]
     public async Task EqualPreferencesAreShuffled()
     {
         _dns.Mx("example.test", 10, "a.example.test").Mx("example.test", 10, "b.example.test").Mx("example.test", 5, "best.example.test")

@@ -6,27 +6,35 @@ using System.Text;
 namespace RelayAppliance.Delivery.Tests.Outbound;
 
 /// <summary>
-/// A scripted SMTP peer on 127.0.0.1:0 for edge cases. <see cref="Respond"/> maps a command line to a reply (null: the
-/// default below); the reply "&lt;close&gt;" closes the connection and "&lt;stall&gt;" never answers.
+/// A scripted SMTP peer on 127.0.0.1:0 (or another loopback address and port) for edge cases. <see cref="Respond"/>
+/// maps a command line to a reply (null: the default below); the reply "&lt;close&gt;" closes the connection and
+/// "&lt;stall&gt;" never answers.
 /// </summary>
 internal sealed class FakeSmtpServer : IAsyncDisposable
 {
     public const string Close = "<close>";
     public const string Stall = "<stall>";
 
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _sessions = [];
     private readonly Task _accept;
 
     public FakeSmtpServer(params string[] extensions)
+        : this(IPAddress.Loopback, 0, extensions)
+    {
+    }
+
+    /// <summary>On 127.0.0.x and a given port: MX hosts share one port (the scheduler's MxPort).</summary>
+    public FakeSmtpServer(IPAddress address, int port, params string[] extensions)
     {
         Extensions = extensions;
+        _listener = new TcpListener(address, port);
         _listener.Start();
         _accept = AcceptAsync();
     }
 
-    public IPEndPoint EndPoint => new(IPAddress.Loopback, ((IPEndPoint)_listener.LocalEndpoint).Port);
+    public IPEndPoint EndPoint => (IPEndPoint)_listener.LocalEndpoint;
     public string Greeting { get; init; } = "220 fake.test ESMTP";
     public string[] Extensions { get; }
     public Func<string, string?> Respond { get; init; } = _ => null;
@@ -36,6 +44,10 @@ internal sealed class FakeSmtpServer : IAsyncDisposable
     public ConcurrentQueue<string> Commands { get; } = new();
     public ConcurrentQueue<byte[]> Messages { get; } = new();
     public int Connections;
+    /// <summary>Sessions open right now, and the most that were ever open at once.</summary>
+    public int Active, MaxActive;
+    /// <summary>Sessions wait for this before the greeting: a slow site that holds its connections.</summary>
+    public Task HoldGreeting { get; set; } = Task.CompletedTask;
     /// <summary>Set when a command arrived before the reply to the previous one was sent (RFC 2920 pipelining).</summary>
     public volatile bool SawPipelinedCommands;
 
@@ -68,8 +80,14 @@ internal sealed class FakeSmtpServer : IAsyncDisposable
         await using var stream = new NetworkStream(socket);
         var buffer = new List<byte>();
         var chunk = new byte[8192];
+        var active = Interlocked.Increment(ref Active);
+        for (var max = Volatile.Read(ref MaxActive); active > max; max = Volatile.Read(ref MaxActive))
+        {
+            Interlocked.CompareExchange(ref MaxActive, active, max);
+        }
         try
         {
+            await HoldGreeting.WaitAsync(_stop.Token);
             if (!await ReplyAsync(stream, Greeting))
             {
                 return;
@@ -118,6 +136,10 @@ internal sealed class FakeSmtpServer : IAsyncDisposable
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
         {
+        }
+        finally
+        {
+            Interlocked.Decrement(ref Active);
         }
     }
 

@@ -110,7 +110,7 @@ public sealed class DeliveryServiceTests : IAsyncLifetime
     public async Task TransportRouteDeliversAndTheMessageLeavesTheQueue()
     {
         var (sink, endPoint) = await StartSinkAsync("127.0.0.21", 0, "partner.test");
-        StartDelivery(o => o with { Transports = new Dictionary<string, IReadOnlyList<IPEndPoint>> { ["partner.test"] = [endPoint] } });
+        StartDelivery(o => o with { Transports = new Dictionary<string, IReadOnlyList<NextHop>> { ["partner.test"] = [endPoint] } });
         var id = await QueueAsync("a@local.test", "bob@partner.test", "carol@partner.test");
 
         await WaitForAsync(() => _spool.Find(id) is null, "the message to be delivered");
@@ -126,7 +126,7 @@ public sealed class DeliveryServiceTests : IAsyncLifetime
         var (sink, endPoint) = await StartSinkAsync("127.0.0.31", 0, "partner.test");
         var held = await QueueAsync("a@local.test", "bob@partner.test");
         Assert.True(await _spool.SetHeldAsync(held, true, CancellationToken.None)); // held before the service starts
-        var service = StartDelivery(o => o with { Transports = new Dictionary<string, IReadOnlyList<IPEndPoint>> { ["partner.test"] = [endPoint] } });
+        var service = StartDelivery(o => o with { Transports = new Dictionary<string, IReadOnlyList<NextHop>> { ["partner.test"] = [endPoint] } });
         var other = await QueueAsync("a@local.test", "carol@partner.test");
 
         await WaitForAsync(() => _spool.Find(other) is null, "the message that is not held");
@@ -145,7 +145,7 @@ public sealed class DeliveryServiceTests : IAsyncLifetime
     public async Task HoldingADeferredMessageTakesItOutOfTheSchedule()
     {
         var (_, endPoint) = await StartSinkAsync("127.0.0.32", 0, "partner.test", full: true); // 452: defers
-        var service = StartDelivery(o => o with { Transports = new Dictionary<string, IReadOnlyList<IPEndPoint>> { ["partner.test"] = [endPoint] } });
+        var service = StartDelivery(o => o with { Transports = new Dictionary<string, IReadOnlyList<NextHop>> { ["partner.test"] = [endPoint] } });
         var id = await QueueAsync("a@local.test", "bob@partner.test");
         await WaitForAsync(() => service.Waiting == 1, "the deferral");
 
@@ -163,7 +163,7 @@ public sealed class DeliveryServiceTests : IAsyncLifetime
         var (_, endPoint) = await StartSinkAsync("127.0.0.33", 0, "partner.test", full: true); // 452: defers
         var service = StartDelivery(o => o with
         {
-            Transports = new Dictionary<string, IReadOnlyList<IPEndPoint>> { ["partner.test"] = [endPoint] },
+            Transports = new Dictionary<string, IReadOnlyList<NextHop>> { ["partner.test"] = [endPoint] },
             DelayWarningTime = TimeSpan.FromMilliseconds(1),
         });
         var id = await QueueAsync("alice@local.test", "bob@partner.test");
@@ -202,7 +202,7 @@ public sealed class DeliveryServiceTests : IAsyncLifetime
     public async Task PermanentRefusalBouncesWithADsnToTheSender()
     {
         var (_, endPoint) = await StartSinkAsync("127.0.0.24", 0, "other.test"); // refuses remote.test: 554 5.7.1
-        StartDelivery(o => o with { Transports = new Dictionary<string, IReadOnlyList<IPEndPoint>> { ["remote.test"] = [endPoint] } });
+        StartDelivery(o => o with { Transports = new Dictionary<string, IReadOnlyList<NextHop>> { ["remote.test"] = [endPoint] } });
         var id = await QueueAsync("alice@local.test", "bob@remote.test");
 
         await WaitForAsync(() => _spool.Find(id) is null && _spool.List().Count == 1, "the bounce");
@@ -273,7 +273,7 @@ public sealed class DeliveryServiceTests : IAsyncLifetime
     {
         var (sink, endPoint) = await StartSinkAsync("127.0.0.26", 0, "partner.test");
         var id = await QueueAsync("a@local.test", "bob@partner.test", "me@local.test"); // queued before the service starts
-        StartDelivery(o => o with { Transports = new Dictionary<string, IReadOnlyList<IPEndPoint>> { ["partner.test"] = [endPoint] } });
+        StartDelivery(o => o with { Transports = new Dictionary<string, IReadOnlyList<NextHop>> { ["partner.test"] = [endPoint] } });
 
         await WaitForAsync(() => sink.List().Count == 1, "delivery of mail queued before start");
         await WaitForAsync(() => _spool.Find(id)?.Recipients[0].State == RecipientState.Delivered, "the journaled result");
@@ -287,7 +287,7 @@ public sealed class DeliveryServiceTests : IAsyncLifetime
         var (sink, endPoint) = await StartSinkAsync("127.0.0.27", 0, "partner.test");
         StartDelivery(o => o with
         {
-            Transports = new Dictionary<string, IReadOnlyList<IPEndPoint>> { ["partner.test"] = [endPoint] },
+            Transports = new Dictionary<string, IReadOnlyList<NextHop>> { ["partner.test"] = [endPoint] },
             PerDestination = new ConcurrencyOptions { Initial = 2, Limit = 3 },
         });
         var ids = new List<MessageId>();
