@@ -66,6 +66,11 @@ public sealed class ConfigurationTests
     [InlineData("--Smtp:BareLineEndings=maybe", "Smtp:BareLineEndings")]
     [InlineData("--Smtp:Listne:0=127.0.0.1:25", "Listne")]
     [InlineData("--Log:Level=loud", "Log:Level")]
+    [InlineData("--Mailboxes:QuotaMegabytes=-1", "Mailboxes:QuotaMegabytes")]
+    [InlineData("--Mailboxes:Aliases:sales@elsewhere.test=alice@localhost", "Mailboxes:Aliases:sales@elsewhere.test")]
+    [InlineData("--Mailboxes:Aliases:sales@localhost=alice@elsewhere.test", "Mailboxes:Aliases:sales@localhost")]
+    [InlineData("--Mailboxes:CatchAll:elsewhere.test=alice@localhost", "Mailboxes:CatchAll:elsewhere.test")]
+    [InlineData("--Delivery:DelayWarningTime=-01:00:00", "Delivery:DelayWarningTime")]
     public void BadSettingsNameTheirKey(string argument, string key)
     {
         var error = Assert.Throws<ConfigurationException>(() => SettingsLoader.Load(null, [argument]));

@@ -3,11 +3,13 @@ using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using RelayAppliance.Delivery.Dns;
+using RelayAppliance.Delivery.Local;
 using RelayAppliance.Delivery.Outbound;
 using RelayAppliance.Delivery.Scheduling;
 using RelayAppliance.Delivery.Tests.Dns;
 using RelayAppliance.Delivery.Tests.Outbound;
 using RelayAppliance.Spool;
+using RelayAppliance.Spool.Mailboxes;
 
 namespace RelayAppliance.Delivery.Tests.Scheduling;
 
@@ -26,6 +28,15 @@ internal sealed class DeliveryHarness : IAsyncDisposable
         Directory.CreateDirectory(_root);
         Spool = MessageSpool.Open(new SpoolOptions { Directory = Path.Combine(_root, "spool"), FreeSpaceFloorBytes = 0 },
             NullLoggerFactory.Instance, Time);
+    }
+
+    /// <summary>A mailbox store in the harness's folder, closed with it.</summary>
+    public MailboxStore OpenMailboxes()
+    {
+        var store = MailboxStore.Open(new SpoolOptions { Directory = Path.Combine(_root, "mailboxes"), FreeSpaceFloorBytes = 0 },
+            NullLoggerFactory.Instance, Time);
+        _cleanup.Add(store);
+        return store;
     }
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero));
@@ -52,14 +63,15 @@ internal sealed class DeliveryHarness : IAsyncDisposable
         return options with { Transports = transports };
     }
 
-    public DeliveryService Start(Func<DeliveryOptions, DeliveryOptions>? configure = null, int mxPort = 25, Random? shuffle = null)
+    public DeliveryService Start(Func<DeliveryOptions, DeliveryOptions>? configure = null, int mxPort = 25, Random? shuffle = null,
+        LocalDelivery? local = null)
     {
         var options = new DeliveryOptions { Hostname = "relay.local.test", MxPort = mxPort, LocalDomains = ["local.test"] };
         options = configure?.Invoke(options) ?? options;
         var dns = new DnsOptions { Servers = [Dns.EndPoint], Timeout = TimeSpan.FromSeconds(5), Retries = 0 };
         var resolver = new MxResolver(dns, Time, NullLoggerFactory.Instance, shuffle ?? Random.Shared);
         Service = new DeliveryService(options, Spool, resolver, OutboundTestKit.Options() with { HeloName = "relay.local.test" },
-            Time, NullLoggerFactory.Instance);
+            Time, NullLoggerFactory.Instance, local);
         _cleanup.Add(Service);
         Service.Start();
         return Service;
