@@ -216,7 +216,7 @@ public static class Pop3CommandParser
 
         int space = rest.IndexOf(Sp);
         ReadOnlySpan<byte> name = space < 0 ? rest : rest[..space];
-        if (name.Length > 20 || name.ContainsAnyExcept(SaslMechChars))
+        if (name.IsEmpty || name.Length > 20 || name.ContainsAnyExcept(SaslMechChars))
         {
             return Pop3CommandError.Syntax;
         }

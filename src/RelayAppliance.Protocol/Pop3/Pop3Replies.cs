@@ -84,6 +84,16 @@ public static class Pop3Replies
         writer.Advance(n);
     }
 
+    /// <summary>RFC 1939 §7 RETR: "+OK nn octets" (the example's wording; the message follows).</summary>
+    public static void WriteMessageFollows(IBufferWriter<byte> writer, long octets)
+    {
+        Span<byte> span = writer.GetSpan(40);
+        int n = Copy("+OK "u8, span);
+        n += Format(octets, span[n..]);
+        n += Copy(" octets\r\n"u8, span[n..]);
+        writer.Advance(n);
+    }
+
     /// <summary>RFC 1939 §5 LIST without argument: "+OK nn messages (mm octets)"; the scan listings follow.</summary>
     public static void WriteListHeader(IBufferWriter<byte> writer, int count, long octets)
     {

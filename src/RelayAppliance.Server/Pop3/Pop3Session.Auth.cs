@@ -82,7 +82,8 @@ internal sealed partial class Pop3Session
     // RFC 4616 §2: [authzid] NUL authcid NUL passwd; acting as someone else (authzid ≠ authcid) is refused.
     private Next CheckPlain(ReadOnlySpan<byte> base64)
     {
-        var decoded = _lineScratch.AsSpan(); // the response is at most a line, and decodes smaller
+        // A separate buffer: the base64 text may itself sit in _lineScratch. A line of 512 octets decodes to at most 384.
+        Span<byte> decoded = base64.Length <= 1024 ? stackalloc byte[768] : new byte[Base64.GetMaxDecodedFromUtf8Length(base64.Length)];
         if (Base64.DecodeFromUtf8(base64, decoded, out _, out var length) != OperationStatus.Done)
         {
             return Error(Pop3Replies.CannotDecodeResponse);

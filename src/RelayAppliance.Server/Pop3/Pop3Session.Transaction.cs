@@ -182,7 +182,14 @@ internal sealed partial class Pop3Session
         {
             await using (content.ConfigureAwait(false))
             {
-                _writer.Write(Pop3Replies.MessageFollows);
+                if (topLines < 0)
+                {
+                    Pop3Replies.WriteMessageFollows(_writer, _messages[index].Size); // "+OK n octets", as fetchmail likes
+                }
+                else
+                {
+                    _writer.Write(Pop3Replies.MessageFollows);
+                }
                 var encoder = topLines < 0 ? Pop3MessageEncoder.ForRetr() : Pop3MessageEncoder.ForTop(topLines);
                 long sent = 0;
                 while (!encoder.IsComplete)

@@ -284,14 +284,14 @@ internal sealed partial class Pop3Session
     private Next HandleCommand(ReadOnlySpan<byte> line)
     {
         var error = Pop3CommandParser.TryParse(line, out var command);
-        if (error == Pop3CommandError.UnknownCommand)
-        {
-            return Error(Pop3Replies.UnknownCommand);
-        }
         if (_state == Pop3State.UserGiven && command.Verb is not (Pop3Verb.Pass or Pop3Verb.User))
         {
             _state = Pop3State.Authorization; // RFC 1939 §7: PASS must follow USER immediately
             _userName = null;
+        }
+        if (error == Pop3CommandError.UnknownCommand)
+        {
+            return Error(Pop3Replies.UnknownCommand);
         }
         if (!Pop3StateTable.IsAllowed(_state, command.Verb))
         {

@@ -60,9 +60,10 @@ public sealed class Pop3RepliesTests
         Pop3Replies.WriteUniqueIdListing(output, 1, "QhdPYR:00WBw1Ph7x7", ok: false);
         Pop3Replies.WriteUniqueIdListing(output, int.MaxValue, "~!", ok: true);
         Pop3Replies.WriteStat(output, int.MaxValue, long.MaxValue);
+        Pop3Replies.WriteMessageFollows(output, 20_971_558);
         Assert.Equal(
             "+OK 2 320\r\n+OK 2 messages (320 octets)\r\n1 120\r\n+OK 2 200\r\n1 QhdPYR:00WBw1Ph7x7\r\n+OK 2147483647 ~!\r\n"
-            + "+OK 2147483647 9223372036854775807\r\n",
+            + "+OK 2147483647 9223372036854775807\r\n+OK 20971558 octets\r\n",
             Encoding.ASCII.GetString(output.WrittenSpan));
     }
 

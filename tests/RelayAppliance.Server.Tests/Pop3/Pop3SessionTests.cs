@@ -30,7 +30,7 @@ public sealed class Pop3SessionTests
         Assert.Equal($"+OK 1 {uid1}", await client.CommandAsync("UIDL 1"));
 
         var (retrStatus, retr) = await client.MultilineCommandAsync("RETR 1");
-        Assert.StartsWith("+OK", retrStatus);
+        Assert.Equal($"+OK {size1} octets", retrStatus);
         Assert.Equal("From: a@example.org\r\nTo: alice@localhost\r\nSubject: dots\r\n\r\n..leading dot\r\n...two dots\r\n..\r\nend\r\n.\r\n", Latin1(retr));
         var (_, retr2) = await client.MultilineCommandAsync("RETR 2");
         Assert.Equal("Subject: x\r\n\r\nno final line end\r\n.\r\n", Latin1(retr2)); // the missing CRLF is added before the terminator
@@ -144,6 +144,9 @@ public sealed class Pop3SessionTests
         await client.ReadMultilineAsync();
         Assert.Equal("-ERR command not valid in this state", await client.CommandAsync("PASS " + Pop3Fixture.AlicePassword)); // PASS must follow USER at once
         Assert.Equal("+OK send PASS", await client.CommandAsync("USER " + Pop3Fixture.Alice));
+        Assert.Equal("-ERR unknown command", await client.CommandAsync("XYZZY"));
+        Assert.Equal("-ERR command not valid in this state", await client.CommandAsync("PASS " + Pop3Fixture.AlicePassword)); // an unknown command counts too
+        Assert.Equal("+OK send PASS", await client.CommandAsync("USER " + Pop3Fixture.Alice));
         Assert.Equal("+OK maildrop locked and ready", await client.CommandAsync("PASS " + Pop3Fixture.AlicePassword));
         Assert.Equal("-ERR command not valid in this state", await client.CommandAsync("USER " + Pop3Fixture.Alice));
         Assert.Equal("-ERR command not valid in this state", await client.CommandAsync("AUTH PLAIN"));
@@ -244,7 +247,7 @@ public sealed class Pop3SessionTests
         Assert.Equal("+OK send PASS", await client.ReadLineAsync());
         Assert.Equal("+OK maildrop locked and ready", await client.ReadLineAsync());
         Assert.Equal("+OK 2 35", await client.ReadLineAsync());
-        Assert.Equal("+OK message follows", await client.ReadLineAsync());
+        Assert.Equal("+OK 18 octets", await client.ReadLineAsync());
         Assert.Equal("Subject: 1\r\n\r\n..x\r\n.\r\n", Latin1(await client.ReadMultilineAsync()));
         Assert.Equal("+OK message follows", await client.ReadLineAsync());
         Assert.Equal("Subject: 2\r\n\r\n.\r\n", Latin1(await client.ReadMultilineAsync()));
