@@ -260,6 +260,58 @@ public sealed class Pop3SessionTests
     }
 
     [Fact]
+    public async Task LongPipelinedBatchesWithLinesAcrossBufferSegmentsAreAnsweredInOrder()
+    {
+        await using var pop = await Pop3Fixture.StartAsync();
+        pop.Store.Deliver(Pop3Fixture.Alice, "a\r\n");
+        await using var client = await RawPop3Client.ConnectAsync(pop.Port);
+        var plain = Convert.ToBase64String(Encoding.UTF8.GetBytes($"\0{Pop3Fixture.Alice}\0{Pop3Fixture.AlicePassword}"));
+        var batch = new StringBuilder();
+        for (var i = 0; i < 680; i++) batch.Append("AUTH\r\n"); // 4080 octets: the next line straddles a 4 KiB buffer
+        batch.Append("AUTH PLAIN ").Append(plain).Append("\r\n");
+        for (var i = 0; i < 1000; i++) batch.Append("UIDL 01\r\n");
+        batch.Append("QUIT\r\n");
+        await client.SendAsync(batch.ToString());
+        for (var i = 0; i < 680; i++)
+        {
+            Assert.Equal("+OK", await client.ReadLineAsync());
+            Assert.Equal("PLAIN\r\n.\r\n", Latin1(await client.ReadMultilineAsync()));
+        }
+        Assert.Equal("+OK maildrop locked and ready", await client.ReadLineAsync());
+        var uid = pop.Store.Uids(Pop3Fixture.Alice)[0];
+        for (var i = 0; i < 1000; i++)
+        {
+            Assert.Equal($"+OK 1 {uid}", await client.ReadLineAsync());
+        }
+        Assert.Equal("+OK bye", await client.ReadLineAsync());
+    }
+
+    [Fact]
+    public async Task AStoreFailureInsideRetrClosesWithoutTheTerminator()
+    {
+        await using var pop = await Pop3Fixture.StartAsync();
+        pop.Store.DeliverGenerated(Pop3Fixture.Alice, 100_000, () => new FailingStream(failAfter: 40_000));
+        pop.Store.DeliverGenerated(Pop3Fixture.Alice, 100_000, () => new MemoryStream(new byte[50_000])); // shorter than its Size
+        foreach (var number in new[] { 1, 2 })
+        {
+            await using var client = await RawPop3Client.LoginAsync(pop.Port);
+            Assert.Equal("+OK 100000 octets", await client.CommandAsync("RETR " + number));
+            var received = new MemoryStream();
+            await client.DrainAsync(long.MaxValue, received);
+            Assert.True(received.Length < 100_000, $"message {number}: {received.Length} octets");
+            Assert.False(Latin1(received.ToArray()).EndsWith("\r\n.\r\n", StringComparison.Ordinal), $"message {number} looked complete");
+            await pop.Store.WaitUnlockedAsync(Pop3Fixture.Alice);
+        }
+    }
+
+    /// <summary>Yields zeros, then throws like a failing disk.</summary>
+    private sealed class FailingStream(int failAfter) : MemoryStream(new byte[failAfter])
+    {
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+            => Position < Length ? base.ReadAsync(buffer, cancellationToken) : throw new IOException("disk error");
+    }
+
+    [Fact]
     public async Task SyntaxErrorsGetReplies()
     {
         await using var pop = await Pop3Fixture.StartAsync();
