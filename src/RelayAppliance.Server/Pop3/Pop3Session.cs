@@ -151,7 +151,9 @@ internal sealed partial class Pop3Session
                 case Next.ReadMore:
                     if (result.IsCompleted)
                     {
-                        return; // client went away: no UPDATE state (RFC 1939 §6)
+                        // The client closed its side: answer what it sent (it may still read), but no UPDATE (RFC 1939 §6).
+                        await FlushAsync().ConfigureAwait(false);
+                        return;
                     }
                     break;
                 case Next.Login:

@@ -89,6 +89,23 @@ public sealed class Pop3SessionTests
     }
 
     [Fact]
+    public async Task AClientThatHalfClosesGetsItsAnswersButNoUpdate()
+    {
+        await using var pop = await Pop3Fixture.StartAsync();
+        pop.Store.Deliver(Pop3Fixture.Alice, "a\r\n");
+        await using var client = await RawPop3Client.ConnectAsync(pop.Port);
+        await client.SendAsync($"USER {Pop3Fixture.Alice}\r\nPASS {Pop3Fixture.AlicePassword}\r\nDELE 1\r\nSTAT\r\n");
+        client.ShutdownSend();
+        Assert.Equal("+OK send PASS", await client.ReadLineAsync());
+        Assert.Equal("+OK maildrop locked and ready", await client.ReadLineAsync());
+        Assert.Equal("+OK message deleted", await client.ReadLineAsync());
+        Assert.Equal("+OK 0 0", await client.ReadLineAsync());
+        Assert.True(await client.IsClosedAsync());
+        await pop.Store.WaitUnlockedAsync(Pop3Fixture.Alice);
+        Assert.Single(pop.Store.Uids(Pop3Fixture.Alice));
+    }
+
+    [Fact]
     public async Task AFailedCommitAnswersSysTempAndRemovesNothing()
     {
         await using var pop = await Pop3Fixture.StartAsync();

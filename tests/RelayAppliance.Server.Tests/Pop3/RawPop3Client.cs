@@ -128,6 +128,9 @@ internal sealed class RawPop3Client : IAsyncDisposable
         return total;
     }
 
+    /// <summary>Half-closes: no more input for the server, the client still reads.</summary>
+    public void ShutdownSend() => _tcp.Client.Shutdown(SocketShutdown.Send);
+
     public async Task StartTlsAsync()
     {
         Assert.Equal(_start, _end); // nothing of the plaintext phase may be left unread
