@@ -99,7 +99,9 @@ internal sealed partial class Pop3Session
         var authzid = message[..first];
         var authcid = message.Slice(first + 1, second);
         var password = message[(first + second + 2)..];
-        if (authcid.IsEmpty || !authzid.IsEmpty && !authzid.SequenceEqual(authcid))
+        // Control characters in the name are refused like USER refuses them (and so never reach a log line).
+        if (authcid.IsEmpty || authcid.IndexOfAnyInRange((byte)0, (byte)' ') >= 0 || authcid.Contains((byte)0x7F)
+            || !authzid.IsEmpty && !authzid.SequenceEqual(authcid))
         {
             CryptographicOperations.ZeroMemory(decoded);
             return Error(Pop3Replies.AuthFailed);

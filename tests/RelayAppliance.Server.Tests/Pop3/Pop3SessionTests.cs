@@ -196,6 +196,7 @@ public sealed class Pop3SessionTests
             Assert.Equal("-ERR [AUTH] invalid user name or password", await client.CommandAsync("AUTH PLAIN " + Plain("", Pop3Fixture.Alice, "wrong")));
             Assert.Equal("-ERR [AUTH] invalid user name or password", await client.CommandAsync("AUTH PLAIN " + Plain(Pop3Fixture.Bob, Pop3Fixture.Alice, Pop3Fixture.AlicePassword)));
             Assert.Equal("-ERR cannot decode response", await client.CommandAsync("AUTH PLAIN " + Convert.ToBase64String("no nul"u8.ToArray())));
+            Assert.Equal("-ERR [AUTH] invalid user name or password", await client.CommandAsync("AUTH PLAIN " + Plain("", "alice@localhost\r\nforged log line", "x")));
             Assert.Equal("+ ", await client.CommandAsync("AUTH PLAIN"));
             Assert.Equal("+OK maildrop locked and ready", await client.CommandAsync(Plain(Pop3Fixture.Alice, Pop3Fixture.Alice, Pop3Fixture.AlicePassword)));
         }
