@@ -42,8 +42,14 @@ public interface IMaildrop : IAsyncDisposable
     /// The stored octets of message <paramref name="index"/> (0-based into <see cref="Messages"/>): exactly
     /// <see cref="MaildropEntry.Size"/> bytes, lines ending in CRLF, not dot-stuffed (the session stuffs while it
     /// sends). The stream must serve reads without holding the whole message in memory (messages reach tens of MB);
-    /// the session reads it sequentially, may stop early (TOP), and disposes it.
+    /// the session reads it sequentially, may stop early (TOP), and disposes it. A store that reads by pushing chunks
+    /// into a destination (as <c>MessageSpool.CopyBodyToAsync</c> does) can return <see cref="MaildropStreams.FromCopy"/>.
     /// </summary>
+    /// <remarks>
+    /// A pull stream rather than a push copy, so the session controls the pace (it reads only as fast as the client
+    /// takes the response), TOP stops reading after its lines without cancelling anything, and stuffing and flushing
+    /// stay in the session.
+    /// </remarks>
     /// <exception cref="Exception">Any exception (here or from a read) makes the session answer <c>-ERR [SYS/TEMP]</c> or, once
     /// the response has started, close the connection, so the client never mistakes a truncated message for a whole one.</exception>
     ValueTask<Stream> OpenMessageAsync(int index, CancellationToken cancellationToken);

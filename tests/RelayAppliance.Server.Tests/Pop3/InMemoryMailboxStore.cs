@@ -33,11 +33,20 @@ internal sealed class InMemoryMailboxStore : IMailboxStore
     public string Deliver(string user, string message) => Deliver(user, System.Text.Encoding.UTF8.GetBytes(message));
 
     /// <summary>A message produced on demand by <paramref name="open"/>: <paramref name="size"/> octets, never held whole.</summary>
-    public string DeliverGenerated(string user, long size, Func<Stream> open) => Add(user, size, () =>
+    /// <param name="viaPushCopy">Serve it as a push-style store would: <see cref="MaildropStreams.FromCopy"/> over a copy of the stream.</param>
+    public string DeliverGenerated(string user, long size, Func<Stream> open, bool viaPushCopy = false) => Add(user, size, () =>
     {
         var stream = new CountingStream(open());
         LastGeneratedStream = stream;
-        return stream;
+        return viaPushCopy
+            ? MaildropStreams.FromCopy(async (destination, ct) =>
+            {
+                await using (stream)
+                {
+                    await stream.CopyToAsync(destination, ct);
+                }
+            })
+            : stream;
     });
 
     private string Add(string user, long size, Func<Stream> open)

@@ -74,7 +74,7 @@ public sealed class Pop3LargeMessageTests
     public async Task TwentyMegabyteRetrIsByteExactWithMailKit()
     {
         await using var pop = await Pop3Fixture.StartAsync();
-        pop.Store.DeliverGenerated(Pop3Fixture.Alice, Size, () => new GeneratedMessage());
+        pop.Store.DeliverGenerated(Pop3Fixture.Alice, Size, () => new GeneratedMessage(), viaPushCopy: true);
         using var client = new MailKit.Net.Pop3.Pop3Client();
         await client.ConnectAsync("127.0.0.1", pop.Port, MailKit.Security.SecureSocketOptions.None);
         await client.AuthenticateAsync(Pop3Fixture.Alice, Pop3Fixture.AlicePassword);
@@ -100,6 +100,19 @@ public sealed class Pop3LargeMessageTests
         Assert.Equal(Size, total);
         Assert.Equal(expected.GetHashAndReset(), actual.GetHashAndReset());
         await client.DisconnectAsync(true);
+    }
+
+    [Fact]
+    public async Task TopOfAPushCopiedMessageStopsTheCopyEarly()
+    {
+        await using var pop = await Pop3Fixture.StartAsync();
+        pop.Store.DeliverGenerated(Pop3Fixture.Alice, Size, () => new GeneratedMessage(), viaPushCopy: true);
+        await using var client = await RawPop3Client.LoginAsync(pop.Port);
+        var (status, top) = await client.MultilineCommandAsync("TOP 1 2");
+        Assert.Equal("+OK message follows", status);
+        Assert.Equal("From: a@example.org\r\nSubject: big\r\n\r\n..a line that starts with a dot\r\n...two dots\r\n.\r\n", Encoding.Latin1.GetString(top));
+        Assert.Equal($"+OK 1 {Size}", await client.CommandAsync("STAT"));
+        Assert.True(pop.Store.LastGeneratedStream!.BytesRead < Size / 4, $"{pop.Store.LastGeneratedStream.BytesRead} bytes read for TOP");
     }
 
     [Fact]
