@@ -404,6 +404,27 @@ public sealed class Pop3SessionTests
     }
 
     [Fact]
+    public async Task ConnectionsBeyondThePerClientLimitAreRefused()
+    {
+        await using var pop = await Pop3Fixture.StartAsync(configure: o => o with { MaxConnectionsPerClient = 1 });
+        await using (var first = await RawPop3Client.ConnectAsync(pop.Port))
+        {
+            await using var second = await RawPop3Client.ConnectAsync(pop.Port, readGreeting: false);
+            Assert.StartsWith("-ERR [SYS/TEMP] ", await second.ReadLineAsync());
+            Assert.Equal("+OK bye", await first.CommandAsync("QUIT"));
+        }
+        // The count goes down once the first session has unwound: a new connection is then greeted again.
+        var greeting = "";
+        for (var i = 0; i < 100 && !greeting.StartsWith("+OK", StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(20);
+            await using var third = await RawPop3Client.ConnectAsync(pop.Port, readGreeting: false);
+            greeting = await third.ReadLineAsync();
+        }
+        Assert.StartsWith("+OK", greeting);
+    }
+
+    [Fact]
     public async Task AnIdleSessionIsClosedSilentlyAfterTenMinutesAndCommitsNothing()
     {
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
