@@ -29,7 +29,8 @@ internal sealed class Pop3Fixture : IAsyncDisposable
     public int Port => Server.BoundEndPoints[0].Port;
     public int ImplicitTlsPort => Server.BoundEndPoints[1].Port;
 
-    public static Task<Pop3Fixture> StartAsync(bool tls = false, Func<Pop3ServerOptions, Pop3ServerOptions>? configure = null, TimeProvider? time = null)
+    public static Task<Pop3Fixture> StartAsync(bool tls = false, Func<Pop3ServerOptions, Pop3ServerOptions>? configure = null, TimeProvider? time = null,
+        Microsoft.Extensions.Logging.ILoggerFactory? logging = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), "pop3-test-" + Guid.NewGuid().ToString("n"));
         System.IO.Directory.CreateDirectory(directory);
@@ -50,7 +51,7 @@ internal sealed class Pop3Fixture : IAsyncDisposable
         };
         options = configure?.Invoke(options) ?? options;
         var store = new InMemoryMailboxStore();
-        var server = new Pop3Server(options, users, store, NullLoggerFactory.Instance, time ?? TimeProvider.System);
+        var server = new Pop3Server(options, users, store, logging ?? NullLoggerFactory.Instance, time ?? TimeProvider.System);
         server.Start();
         return Task.FromResult(new Pop3Fixture(directory, server, store, users));
     }

@@ -209,6 +209,26 @@ public sealed class Pop3SessionTests
     }
 
     [Fact]
+    public async Task PasswordsNeverReachTheLog()
+    {
+        var log = new CapturingLoggerProvider();
+        await using var pop = await Pop3Fixture.StartAsync(logging: log);
+        const string wrong = "Wr0ng-Pa55w0rd-Marker";
+        await using (var client = await RawPop3Client.ConnectAsync(pop.Port))
+        {
+            Assert.StartsWith("+OK", await client.CommandAsync("USER " + Pop3Fixture.Alice));
+            Assert.StartsWith("-ERR [AUTH]", await client.CommandAsync("PASS " + wrong));
+            Assert.StartsWith("-ERR [AUTH]", await client.CommandAsync("AUTH PLAIN " + Convert.ToBase64String(Encoding.UTF8.GetBytes($"\0{Pop3Fixture.Alice}\0{wrong}"))));
+            Assert.StartsWith("+OK", await client.CommandAsync("USER " + Pop3Fixture.Alice));
+            Assert.StartsWith("+OK maildrop", await client.CommandAsync("PASS " + Pop3Fixture.AlicePassword));
+            Assert.StartsWith("+OK", await client.CommandAsync("QUIT"));
+        }
+        Assert.Contains(log.Lines, l => l.StartsWith("1104 ", StringComparison.Ordinal) && l.Contains(Pop3Fixture.Alice, StringComparison.Ordinal)); // failures are logged
+        Assert.Contains(log.Lines, l => l.StartsWith("1106 ", StringComparison.Ordinal));
+        Assert.DoesNotContain(log.Lines, l => l.Contains(wrong, StringComparison.Ordinal) || l.Contains(Pop3Fixture.AlicePassword, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task CapaDependsOnTlsAndPolicy()
     {
         await using var pop = await Pop3Fixture.StartAsync(tls: true, configure: o => o with { AllowPlaintextAuth = PlaintextAuthPolicy.Never });
