@@ -71,6 +71,10 @@ public sealed class ConfigurationTests
     [InlineData("--Mailboxes:Aliases:sales@localhost=alice@elsewhere.test", "Mailboxes:Aliases:sales@localhost")]
     [InlineData("--Mailboxes:CatchAll:elsewhere.test=alice@localhost", "Mailboxes:CatchAll:elsewhere.test")]
     [InlineData("--Delivery:DelayWarningTime=-01:00:00", "Delivery:DelayWarningTime")]
+    [InlineData("--Pop3:Listen:0=nonsense", "Pop3:Listen:0")]
+    [InlineData("--Pop3:ImplicitTlsListen:0=127.0.0.1:9950", "Pop3:ImplicitTlsListen")]
+    [InlineData("--Pop3:AllowPlaintextAuth=sometimes", "Pop3:AllowPlaintextAuth")]
+    [InlineData("--Pop3:IdleTimeoutSeconds=60", "Pop3:IdleTimeoutSeconds")]
     public void BadSettingsNameTheirKey(string argument, string key)
     {
         var error = Assert.Throws<ConfigurationException>(() => SettingsLoader.Load(null, [argument]));

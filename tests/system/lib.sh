@@ -39,6 +39,7 @@ relayd_cmd() { local data=$1; shift; timeout 60 "$RELAYD" "$@" --Relay:DataDirec
 # start_relayd NAME DATA PORT [EXTRA SETTINGS...]: start relayd in the background and wait for its banner.
 # Mail to @queue.test (a relay domain, remote delivery off unless a test passes --Delivery:Enabled=true)
 # stays queued: tests that count the queue send there. example.test is local (mailboxes).
+# POP3 listens on the SMTP port + 10000 (a test may override it).
 # DNS goes to 127.0.0.1:53 in the test's own network namespace (a test that needs answers runs dnsmasq there):
 # never to this machine's resolver.
 # Sets RELAYD_PID. Log in $T/NAME.log. Returns 1 if it is not serving within 30 s.
@@ -46,7 +47,7 @@ start_relayd() {
     local name=$1 data=$2 port=$3; shift 3
     "$RELAYD" run --Relay:DataDirectory="$data" --Smtp:Listen:0="$IP:$port" \
         --Relay:Hostname=mx.example.test --Relay:LocalDomains:0=example.test --Relay:RelayDomains:0=queue.test \
-        --Delivery:Enabled=false --Dns:Servers:0=127.0.0.1:53 --Log:Level=Warning "$@" >>"$T/$name.log" 2>&1 &
+        --Delivery:Enabled=false --Pop3:Listen:0="$IP:$((port + 10000))" --Dns:Servers:0=127.0.0.1:53 --Log:Level=Warning "$@" >>"$T/$name.log" 2>&1 &
     RELAYD_PID=$!
     track "$RELAYD_PID"
     wait_banner "$IP" "$port" 30 || { info "relayd $name did not come up; log:"; tail -5 "$T/$name.log" | sed 's/^/      | /'; return 1; }

@@ -9,6 +9,7 @@ using RelayAppliance.Host.Admin;
 using RelayAppliance.Host.Configuration;
 using RelayAppliance.Server.Accounts;
 using RelayAppliance.Server.Policy;
+using RelayAppliance.Server.Pop3;
 using RelayAppliance.Server.Smtp;
 using RelayAppliance.Spool;
 using RelayAppliance.Spool.Mailboxes;
@@ -73,6 +74,24 @@ internal static class RunCommand
             }
 
 
+            Pop3Server? pop3 = null;
+            if (configuration.Settings.Pop3.Enabled)
+            {
+                pop3 = new Pop3Server(SettingsLoader.CreatePop3Options(configuration, smtpOptions.Certificate), users,
+                    new SpoolMailboxStore(mailboxStore), loggerFactory, time);
+                try
+                {
+                    pop3.Start();
+                }
+                catch (SocketException e)
+                {
+                    Console.Error.WriteLine($"relayd: cannot listen for POP3 on {string.Join(", ", configuration.Pop3Endpoints.Select(x => x.EndPoint))}: {e.Message}");
+                    await pop3.DisposeAsync().ConfigureAwait(false);
+                    await server.DisposeAsync().ConfigureAwait(false);
+                    return Program.ExitFailure;
+                }
+            }
+
             // Always running: local mail goes to the mailboxes even when Delivery:Enabled=false holds remote mail.
             var resolver = new MxResolver(SettingsLoader.CreateDnsOptions(configuration), time, loggerFactory);
             var delivery = new DeliveryService(SettingsLoader.CreateDeliveryOptions(configuration), spool, resolver,
@@ -91,6 +110,10 @@ internal static class RunCommand
 
             logger.LogInformation("Stopping: finishing open transactions (up to {Seconds} s)", smtpOptions.ShutdownGrace.TotalSeconds);
             await server.DisposeAsync().ConfigureAwait(false);
+            if (pop3 is not null)
+            {
+                await pop3.DisposeAsync().ConfigureAwait(false); // sessions in a QUIT commit finish it
+            }
             await delivery.DisposeAsync().ConfigureAwait(false); // in-flight attempts end; their mail stays queued
 
             void OnSignal(PosixSignalContext context)

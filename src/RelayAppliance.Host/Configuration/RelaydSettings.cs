@@ -15,6 +15,20 @@ internal sealed class RelaydSettings
     public DeliverySettings Delivery { get; set; } = new();
     public DnsSettings Dns { get; set; } = new();
     public MailboxesSettings Mailboxes { get; set; } = new();
+    public Pop3Settings Pop3 { get; set; } = new();
+}
+
+internal sealed class Pop3Settings
+{
+    public bool Enabled { get; set; } = true;
+    public List<string>? Listen { get; set; }
+    public List<string>? ImplicitTlsListen { get; set; }
+    /// <summary>USER/PASS and AUTH PLAIN without TLS: "never", "loopback" (clients on 127/8, ::1) or "always".</summary>
+    public string AllowPlaintextAuth { get; set; } = "loopback";
+    public int MaxConnections { get; set; } = 1000;
+    public int MaxConnectionsPerClient { get; set; } = 50;
+    public int IdleTimeoutSeconds { get; set; } = 600;
+    public int MaxBadCommands { get; set; } = 20;
 }
 
 internal sealed class MailboxesSettings

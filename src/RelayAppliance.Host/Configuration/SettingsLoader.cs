@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using RelayAppliance.Delivery.Dns;
 using RelayAppliance.Delivery.Outbound;
 using RelayAppliance.Delivery.Scheduling;
+using RelayAppliance.Server.Pop3;
 using RelayAppliance.Server.Smtp;
 
 namespace RelayAppliance.Host.Configuration;
@@ -28,6 +29,7 @@ internal sealed record RelaydConfiguration(
     public string SpoolDirectory => Path.Combine(DataDirectory, "spool");
     public string AdminSocketPath => Path.Combine(DataDirectory, "relayd.sock");
     public string MailboxDirectory => Path.Combine(DataDirectory, "mailboxes");
+    public IReadOnlyList<ListenEndpoint> Pop3Endpoints { get; init; } = [];
 }
 
 internal static class SettingsLoader
@@ -134,8 +136,26 @@ internal static class SettingsLoader
 
         ValidateDelivery(settings);
         ValidateMailboxes(settings.Mailboxes, localDomains);
+        var pop3 = settings.Pop3;
+        Require(pop3.AllowPlaintextAuth is "never" or "loopback" or "always", "Pop3:AllowPlaintextAuth", "must be 'never', 'loopback' or 'always'");
+        Require(pop3.MaxConnections > 0, "Pop3:MaxConnections", "must be positive");
+        Require(pop3.MaxConnectionsPerClient > 0, "Pop3:MaxConnectionsPerClient", "must be positive");
+        Require(pop3.IdleTimeoutSeconds >= 600, "Pop3:IdleTimeoutSeconds", "must be at least 600 (RFC 1939 §3: ten minutes)");
+        Require(pop3.MaxBadCommands > 0, "Pop3:MaxBadCommands", "must be positive");
+        var pop3Endpoints = new List<ListenEndpoint>();
+        var pop3Listen = NonEmpty(pop3.Listen) ?? ["127.0.0.1:1110"];
+        for (var i = 0; i < pop3Listen.Count; i++)
+        {
+            pop3Endpoints.Add(new ListenEndpoint(ParseEndpoint(pop3Listen[i], $"Pop3:Listen:{i}"), ImplicitTls: false));
+        }
+        var pop3Tls = NonEmpty(pop3.ImplicitTlsListen) ?? [];
+        for (var i = 0; i < pop3Tls.Count; i++)
+        {
+            pop3Endpoints.Add(new ListenEndpoint(ParseEndpoint(pop3Tls[i], $"Pop3:ImplicitTlsListen:{i}"), ImplicitTls: true));
+        }
+        Require(hasCert || pop3Tls.Count == 0, "Pop3:ImplicitTlsListen", "needs Tls:CertificateFile and Tls:KeyFile");
         return new RelaydConfiguration(settings, Path.GetFullPath(relay.DataDirectory), hostname, localDomains, relayDomains,
-            networks, endpoints, logLevel);
+            networks, endpoints, logLevel) { Pop3Endpoints = pop3Endpoints };
     }
 
     /// <summary>The SMTP options for the server, loading the certificate when one is configured.</summary>
@@ -229,6 +249,27 @@ internal static class SettingsLoader
         var settings = configuration.Settings.Mailboxes;
         return new Server.Accounts.MailboxDirectory(users, configuration.LocalDomains,
             settings.Aliases ?? [], settings.CatchAll ?? [], store.UsedBytes, settings.QuotaMegabytes * 1024 * 1024);
+    }
+
+    public static Pop3ServerOptions CreatePop3Options(RelaydConfiguration configuration, X509Certificate2? certificate)
+    {
+        var pop3 = configuration.Settings.Pop3;
+        return new Pop3ServerOptions
+        {
+            Endpoints = configuration.Pop3Endpoints,
+            Certificate = certificate,
+            AllowPlaintextAuth = pop3.AllowPlaintextAuth switch
+            {
+                "never" => PlaintextAuthPolicy.Never,
+                "always" => PlaintextAuthPolicy.Always,
+                _ => PlaintextAuthPolicy.LoopbackOnly,
+            },
+            MaxConnections = pop3.MaxConnections,
+            MaxConnectionsPerClient = pop3.MaxConnectionsPerClient,
+            IdleTimeout = TimeSpan.FromSeconds(pop3.IdleTimeoutSeconds),
+            MaxBadCommands = pop3.MaxBadCommands,
+            ShutdownGrace = TimeSpan.FromSeconds(configuration.Settings.Smtp.ShutdownTimeoutSeconds),
+        };
     }
 
     public static DnsOptions CreateDnsOptions(RelaydConfiguration configuration) => new()
