@@ -32,7 +32,7 @@ if [ "${BENCH_IN_NETNS:-}" != 1 ]; then
         command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install postfix dnsmasq-base iproute2)"; exit 1; }
     done
     [ -x "$RELAYD" ] || { echo "relayd binary $RELAYD not found: dotnet publish src/RelayAppliance.Host -c Release -o artifacts"; exit 1; }
-    CMDLINE="$(env | grep -E '^(REPS|SESSIONS|SMALL_MSGS|SMALL_SIZE|LARGE_MSGS|LARGE_SIZE|RELAYD_LOG|DNS_TTL)=' | sort | tr '\n' ' ')perf/scripts/relay-bench.sh${1:+ $1}"
+    CMDLINE="$(env | grep -E '^(REPS|SESSIONS|SMALL_MSGS|SMALL_SIZE|LARGE_MSGS|LARGE_SIZE|RELAYD_LOG|DNS_TTL)=' | sort | tr '\n' ' ' || true)perf/scripts/relay-bench.sh${1:+ $1}"
     exec unshare -n -m env BENCH_IN_NETNS=1 CMDLINE="$CMDLINE" LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)" bash "$0" "$@"
 fi
 ip link set lo up
