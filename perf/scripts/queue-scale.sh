@@ -43,6 +43,7 @@ cleanup() {
     rm -rf "$W"
 }
 trap cleanup EXIT
+trap 'echo "queue-scale.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 RELAY_IP=127.0.0.40 RELAY_PORT=2525 DEAD=127.0.0.60:2599 DOMAIN=deferred.test
 log() { echo "[$(date +%T)] $*" >&2; }
 now() { date +%s.%N; }
@@ -123,8 +124,24 @@ settle() {
 }
 
 # recovery_line: the spool's "opened" log line of the latest start (recovery timing from relayd itself).
-opened_line() { grep -i 'spool' "$W/relayd.log" | grep -iE 'open|recover' | tail -1 | cut -c1-300; }
-ready_line() { grep 'ready:' "$W/relayd.log" | tail -1 | cut -c1-24; }
+# (|| true: under pipefail a line not written yet must not end the run)
+opened_line() { { grep -i 'spool' "$W/relayd.log" | grep -iE 'open|recover' | tail -1 | cut -c1-300; } || true; }
+ready_line() { { grep 'ready:' "$W/relayd.log" | tail -1 | cut -c1-24; } || true; }
+# wait_ready SECONDS: the "relayd ... ready" line (logged once delivery scheduling and the admin socket have started,
+# which is after the listener) of this start; prints seconds since T_START (from the log line's timestamp).
+wait_ready() {
+    local end=$((SECONDS + $1)) n0=$READY_LINES ts
+    while [ $SECONDS -lt $end ]; do
+        if [ "$(grep -c 'ready:' "$W/relayd.log" || true)" -gt "$n0" ]; then
+            ts=$(ready_line)
+            calc "f'{__import__(\"datetime\").datetime.fromisoformat(\"${ts%Z}+00:00\").timestamp() - $T_START:.2f}'"
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo timeout
+}
+ready_count() { READY_LINES=$(grep -c 'ready:' "$W/relayd.log" || true); }
 
 # --- 1. small queue: the idle baseline ---------------------------------------------------------------
 log "small queue: $SMALL_COUNT deferred messages"
@@ -155,6 +172,22 @@ BIG_N=$(jget "$BIG_STATS" messages)
 BIG_RSS=$(rss_mb "$RELAYD_PID") BIG_HWM=$(rss_mb "$RELAYD_PID" VmHWM) BIG_THREADS=$(threads "$RELAYD_PID")
 BIG_IDLE=$(idle_cpu "$IDLE")
 log "big: stats $BIG_STATS, RSS $BIG_RSS MiB (peak $BIG_HWM), idle CPU $BIG_IDLE s in $IDLE s, fill $FILL_RATE msgs/s"
+IDLE_PROFILE_FILE=
+if [ "$PROFILE" != 0 ] && command -v perf >/dev/null; then
+    # Where the idle CPU of the full queue goes (after the measurement, so perf does not disturb it).
+    timeout $((IDLE + 60)) perf record -F 999 -g -o "$W/idle.perf.data" -p "$RELAYD_PID" -- sleep "$IDLE" >/dev/null 2>&1 || true
+    IDLE_PROFILE_FILE=$REPO/perf/queue-scale-idle-profile.txt
+    {
+        echo "# perf record -F 999 -g -p relayd for $IDLE s, idle with $BIG_N deferred messages (nothing due); $(date -u +%Y-%m-%dT%H:%MZ)"
+        timeout 600 perf report -i "$W/idle.perf.data" --stdio --no-children --sort dso,symbol --percent-limit 1 -g none 2>/dev/null |
+            grep -v '^$' | sed -E 's/[[:space:]]+-[[:space:]]+-[[:space:]]*$//' | head -60
+        echo
+        echo "# inclusive time (children view) of relayd's own functions, >= 2 %"
+        timeout 600 perf report -i "$W/idle.perf.data" --stdio --children --sort symbol --percent-limit 2 -g none 2>/dev/null |
+            grep -E '^#|RelayAppliance|FASTER|Tsavorite|gc_heap|GC' | sed -E 's/[[:space:]]+-[[:space:]]+-[[:space:]]*$//' | head -60
+    } >"$IDLE_PROFILE_FILE" || true
+    log "idle profile written to $IDLE_PROFILE_FILE"
+fi
 SPOOL_BYTES=$(du -sb "$BIG/spool" | cut -f1)
 BODIES_BYTES=$(du -sb "$BIG/spool/bodies" | cut -f1)
 JOURNAL_BYTES=$(du -sb "$BIG/spool/journal" | cut -f1)
@@ -164,10 +197,12 @@ relayd_stop
 CLEAN_STOP_SECONDS=$STOP_SECONDS CLEAN_STOP_RC=$STOP_RC
 log "clean stop took $CLEAN_STOP_SECONDS s (exit $CLEAN_STOP_RC)"
 echo "=== restart after clean stop" >>"$W/relayd.log"
+ready_count
 relayd_start "$BIG" Information
 CLEAN_BANNER=$(wait_banner 600 || true)
+CLEAN_READY_S=$(wait_ready 600)
 CLEAN_OPENED=$(opened_line) CLEAN_READY=$(ready_line)
-log "banner after clean stop: $CLEAN_BANNER s; $CLEAN_OPENED"
+log "banner after clean stop: $CLEAN_BANNER s, ready line $CLEAN_READY_S s; $CLEAN_OPENED"
 sleep 5
 CLEAN_STATS=$(queue_stats "$BIG")
 settle
@@ -178,10 +213,12 @@ log "after restart: stats $CLEAN_STATS, RSS $RESTART_RSS MiB (peak $RESTART_HWM)
 # --- 4. kill -9, restart ------------------------------------------------------------------------------------
 relayd_kill9
 echo "=== restart after kill -9" >>"$W/relayd.log"
+ready_count
 relayd_start "$BIG" Information
 KILL_BANNER=$(wait_banner 600 || true)
+KILL_READY_S=$(wait_ready 600)
 KILL_OPENED=$(opened_line) KILL_READY=$(ready_line)
-log "banner after kill -9: $KILL_BANNER s; $KILL_OPENED"
+log "banner after kill -9: $KILL_BANNER s, ready line $KILL_READY_S s; $KILL_OPENED"
 sleep 5
 KILL_STATS=$(queue_stats "$BIG")
 log "after kill -9 restart: stats $KILL_STATS"
@@ -252,8 +289,8 @@ SECTION=$W/section.md
     echo "| Idle CPU over $IDLE s, nothing due | $SMALL_IDLE s ($(calc "f'{100 * $SMALL_IDLE / $IDLE:.2f}'") % of a core) | $BIG_IDLE s ($(calc "f'{100 * $BIG_IDLE / $IDLE:.2f}'") % of a core) after fill; $RESTART_IDLE s after a restart |"
     echo "| RSS after a clean restart (recovered queue) | | $RESTART_RSS MiB (peak $RESTART_HWM MiB) |"
     echo "| Clean stop (SIGTERM → exit) | | $CLEAN_STOP_SECONDS s, exit $CLEAN_STOP_RC |"
-    echo "| Restart after clean stop: process start → 220 banner | | **$CLEAN_BANNER s** (target < $TARGET_RESTART s: $(verdict "$CLEAN_BANNER")); queue afterwards $(jget "$CLEAN_STATS" messages) |"
-    echo "| Restart after kill -9: process start → 220 banner | | **$KILL_BANNER s** (target < $TARGET_RESTART s: $(verdict "$KILL_BANNER")); queue afterwards $(jget "$KILL_STATS" messages) |"
+    echo "| Restart after clean stop: process start → 220 banner | | **$CLEAN_BANNER s** (target < $TARGET_RESTART s: $(verdict "$CLEAN_BANNER")); \"ready\" logged at $CLEAN_READY_S s; queue afterwards $(jget "$CLEAN_STATS" messages) |"
+    echo "| Restart after kill -9: process start → 220 banner | | **$KILL_BANNER s** (target < $TARGET_RESTART s: $(verdict "$KILL_BANNER")); \"ready\" logged at $KILL_READY_S s; queue afterwards $(jget "$KILL_STATS" messages) |"
     echo
     echo "relayd's own recovery log lines (clean stop, then kill -9):"
     echo
@@ -264,6 +301,7 @@ SECTION=$W/section.md
     echo "ready at: $KILL_READY"
     echo '```'
     [ -z "$PROFILE_FILE" ] || echo "Profile of a further restart under \`perf record\`: \`perf/queue-scale-profile.txt\`."
+    [ -z "$IDLE_PROFILE_FILE" ] || echo "Profile of $IDLE s idle with the full queue: \`perf/queue-scale-idle-profile.txt\`."
     echo "<!-- queue-scale:end -->"
 } >"$SECTION"
 python3 - "$OUT" "$SECTION" <<'EOF'
