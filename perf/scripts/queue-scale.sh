@@ -5,7 +5,7 @@
 # stop and after kill -9 (target < 5 s).
 #
 #   perf/scripts/queue-scale.sh [path/to/relayd]      (root; default: artifacts/relayd)
-#   env: COUNT=1000000 SMALL_COUNT=1000 SIZE=1024 SESSIONS=50 BATCH=50000 FILL_DEADLINE=3600 IDLE=60 SETTLE=30
+#   env: COUNT=1000000 SMALL_COUNT=1000 SIZE=1024 SESSIONS=50 BATCH=50000 RESTARTS=3 FILL_DEADLINE=3600 IDLE=60 SETTLE=30
 #        PROFILE=auto (perf record a restart when the 5 s target is missed; 1 = always, 0 = never)
 #        SCALE_DIR=/tmp OUT=perf/RESULTS.md
 #
@@ -17,7 +17,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 RELAYD=$(readlink -f "${1:-$REPO/artifacts/relayd}")
 COUNT=${COUNT:-1000000} SMALL_COUNT=${SMALL_COUNT:-1000} SIZE=${SIZE:-1024} SESSIONS=${SESSIONS:-50}
-BATCH=${BATCH:-50000} FILL_DEADLINE=${FILL_DEADLINE:-3600} IDLE=${IDLE:-60} SETTLE=${SETTLE:-30} PROFILE=${PROFILE:-auto}
+BATCH=${BATCH:-50000} RESTARTS=${RESTARTS:-3} FILL_DEADLINE=${FILL_DEADLINE:-3600} IDLE=${IDLE:-60} SETTLE=${SETTLE:-30} PROFILE=${PROFILE:-auto}
 SCALE_DIR=${SCALE_DIR:-/tmp} OUT=${OUT:-$REPO/perf/RESULTS.md}
 TARGET_RESTART=5
 
@@ -30,7 +30,7 @@ if [ "${BENCH_IN_NETNS:-}" != 1 ]; then
     need_kb=$(( (COUNT + SMALL_COUNT) * 4 + 1048576 ))  # ~4 KiB per message on disk at most, plus 1 GiB slack
     free_kb=$(df -Pk "$SCALE_DIR" | awk 'NR==2 {print $4}')
     [ "$free_kb" -gt "$need_kb" ] || { echo "not enough free disk in $SCALE_DIR: $free_kb kB free, want $need_kb kB"; exit 1; }
-    CMDLINE="$(env | grep -E '^(COUNT|SMALL_COUNT|SIZE|SESSIONS|BATCH|FILL_DEADLINE|IDLE|SETTLE|PROFILE)=' | sort | tr '\n' ' ' || true)perf/scripts/queue-scale.sh${1:+ $1}"
+    CMDLINE="$(env | grep -E '^(COUNT|SMALL_COUNT|SIZE|SESSIONS|BATCH|RESTARTS|FILL_DEADLINE|IDLE|SETTLE|PROFILE)=' | sort | tr '\n' ' ' || true)perf/scripts/queue-scale.sh${1:+ $1}"
     exec unshare -n env BENCH_IN_NETNS=1 CMDLINE="$CMDLINE" DF_BEFORE="$(df -h "$SCALE_DIR" | awk 'NR==2 {print $4" free of "$2}')" \
         LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)" bash "$0" "$@"
 fi
@@ -192,36 +192,54 @@ SPOOL_BYTES=$(du -sb "$BIG/spool" | cut -f1)
 BODIES_BYTES=$(du -sb "$BIG/spool/bodies" | cut -f1)
 JOURNAL_BYTES=$(du -sb "$BIG/spool/journal" | cut -f1)
 
-# --- 3. clean stop, restart ------------------------------------------------------------------------------
-relayd_stop
-CLEAN_STOP_SECONDS=$STOP_SECONDS CLEAN_STOP_RC=$STOP_RC
-log "clean stop took $CLEAN_STOP_SECONDS s (exit $CLEAN_STOP_RC)"
-echo "=== restart after clean stop" >>"$W/relayd.log"
-ready_count
-relayd_start "$BIG" Information
-CLEAN_BANNER=$(wait_banner 600 || true)
-CLEAN_READY_S=$(wait_ready 600)
+# --- 3. clean stop, restart (RESTARTS times) ------------------------------------------------------------
+# restart KIND: stop relayd (clean: SIGTERM, or kill9), start it again; appends to BANNERS_<kind> / READIES_<kind> / OPENED_<kind>.
+declare -A BANNERS READIES OPENEDS
+restart() {
+    local kind=$1 b r
+    if [ "$kind" = clean ]; then
+        relayd_stop
+        CLEAN_STOP_SECONDS="${CLEAN_STOP_SECONDS:-}${CLEAN_STOP_SECONDS:+ }$STOP_SECONDS" CLEAN_STOP_RC="${CLEAN_STOP_RC:-}${CLEAN_STOP_RC:+ }$STOP_RC"
+    else
+        relayd_kill9
+    fi
+    echo "=== restart after $kind" >>"$W/relayd.log"
+    ready_count
+    relayd_start "$BIG" Information
+    b=$(wait_banner 600 || true)
+    r=$(wait_ready 600)
+    BANNERS[$kind]="${BANNERS[$kind]:-}${BANNERS[$kind]:+ }$b"
+    READIES[$kind]="${READIES[$kind]:-}${READIES[$kind]:+ }$r"
+    OPENEDS[$kind]="${OPENEDS[$kind]:-}$(opened_line | grep -o 'in [0-9]* ms' | tr -d 'inms ' || true) "
+    log "restart after $kind: banner $b s, ready line $r s; $(opened_line)"
+}
+median() { printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -g | awk '{v[NR]=$1} END {print NR ? v[int((NR+1)/2)] : "fail"}'; }
+for ((i = 1; i <= RESTARTS; i++)); do
+    restart clean
+    [ "$i" -gt 1 ] || {
+        sleep 5
+        CLEAN_STATS=$(queue_stats "$BIG")
+        settle
+        RESTART_RSS=$(rss_mb "$RELAYD_PID") RESTART_HWM=$(rss_mb "$RELAYD_PID" VmHWM)
+        RESTART_IDLE=$(idle_cpu "$IDLE")
+        log "after restart: stats $CLEAN_STATS, RSS $RESTART_RSS MiB (peak $RESTART_HWM), idle CPU $RESTART_IDLE s in $IDLE s"
+    }
+    sleep 5
+done
+# shellcheck disable=SC2086
+CLEAN_BANNER=$(median ${BANNERS[clean]}) CLEAN_READY_S=$(median ${READIES[clean]}) CLEAN_OPENED_MS=$(median ${OPENEDS[clean]})
 CLEAN_OPENED=$(opened_line) CLEAN_READY=$(ready_line)
-log "banner after clean stop: $CLEAN_BANNER s, ready line $CLEAN_READY_S s; $CLEAN_OPENED"
-sleep 5
-CLEAN_STATS=$(queue_stats "$BIG")
-settle
-RESTART_RSS=$(rss_mb "$RELAYD_PID") RESTART_HWM=$(rss_mb "$RELAYD_PID" VmHWM)
-RESTART_IDLE=$(idle_cpu "$IDLE")
-log "after restart: stats $CLEAN_STATS, RSS $RESTART_RSS MiB (peak $RESTART_HWM), idle CPU $RESTART_IDLE s in $IDLE s"
 
-# --- 4. kill -9, restart ------------------------------------------------------------------------------------
-relayd_kill9
-echo "=== restart after kill -9" >>"$W/relayd.log"
-ready_count
-relayd_start "$BIG" Information
-KILL_BANNER=$(wait_banner 600 || true)
-KILL_READY_S=$(wait_ready 600)
-KILL_OPENED=$(opened_line) KILL_READY=$(ready_line)
-log "banner after kill -9: $KILL_BANNER s, ready line $KILL_READY_S s; $KILL_OPENED"
-sleep 5
+# --- 4. kill -9, restart (RESTARTS times) ------------------------------------------------------------------
+for ((i = 1; i <= RESTARTS; i++)); do
+    restart kill9
+    sleep 5
+done
 KILL_STATS=$(queue_stats "$BIG")
-log "after kill -9 restart: stats $KILL_STATS"
+log "after kill -9 restarts: stats $KILL_STATS"
+# shellcheck disable=SC2086
+KILL_BANNER=$(median ${BANNERS[kill9]}) KILL_READY_S=$(median ${READIES[kill9]}) KILL_OPENED_MS=$(median ${OPENEDS[kill9]})
+KILL_OPENED=$(opened_line) KILL_READY=$(ready_line)
 
 # --- 5. where the restart time goes (perf record of one more restart) ------------------------------------------
 PROFILE_FILE=
@@ -248,6 +266,10 @@ if [ "$PROFILE" = 1 ] || { [ "$PROFILE" = auto ] && { miss "$CLEAN_BANNER" || mi
             echo "# banner after ${PROFILED_BANNER} s under perf (load $(cut -d' ' -f1 /proc/loadavg)); $(date -u +%Y-%m-%dT%H:%MZ); perf report --no-children"
             timeout 600 perf report -i "$W/perf.data" --stdio --no-children --sort dso,symbol --percent-limit 1 -g none 2>/dev/null |
                 grep -v '^$' | sed -E 's/[[:space:]]+-[[:space:]]+-[[:space:]]*$//' | head -60
+            echo
+            echo "# callers of memset / memmove (self time above)"
+            timeout 600 perf report -i "$W/perf.data" --stdio --no-children --symbol-filter=mem -g caller,2,callee,function,percent 2>/dev/null |
+                grep -v '^$' | grep -v '^#' | cut -c1-220 | head -70
             echo
             echo "# inclusive time (children view) of relayd's own functions, >= 2 %"
             timeout 600 perf report -i "$W/perf.data" --stdio --children --sort symbol --percent-limit 2 -g none 2>/dev/null |
@@ -288,11 +310,11 @@ SECTION=$W/section.md
     echo "| Threads | $SMALL_THREADS | $BIG_THREADS |"
     echo "| Idle CPU over $IDLE s, nothing due | $SMALL_IDLE s ($(calc "f'{100 * $SMALL_IDLE / $IDLE:.2f}'") % of a core) | $BIG_IDLE s ($(calc "f'{100 * $BIG_IDLE / $IDLE:.2f}'") % of a core) after fill; $RESTART_IDLE s after a restart |"
     echo "| RSS after a clean restart (recovered queue) | | $RESTART_RSS MiB (peak $RESTART_HWM MiB) |"
-    echo "| Clean stop (SIGTERM → exit) | | $CLEAN_STOP_SECONDS s, exit $CLEAN_STOP_RC |"
-    echo "| Restart after clean stop: process start → 220 banner | | **$CLEAN_BANNER s** (target < $TARGET_RESTART s: $(verdict "$CLEAN_BANNER")); \"ready\" logged at $CLEAN_READY_S s; queue afterwards $(jget "$CLEAN_STATS" messages) |"
-    echo "| Restart after kill -9: process start → 220 banner | | **$KILL_BANNER s** (target < $TARGET_RESTART s: $(verdict "$KILL_BANNER")); \"ready\" logged at $KILL_READY_S s; queue afterwards $(jget "$KILL_STATS" messages) |"
+    echo "| Clean stop (SIGTERM → exit), each | | $CLEAN_STOP_SECONDS s, exit $CLEAN_STOP_RC |"
+    echo "| Restart after clean stop: process start → 220 banner, median of $RESTARTS | | **$CLEAN_BANNER s** (target < $TARGET_RESTART s: $(verdict "$CLEAN_BANNER")); runs: ${BANNERS[clean]} s; spool open (relayd's log) median $CLEAN_OPENED_MS ms, runs ${OPENEDS[clean]}ms; \"ready\" logged at $CLEAN_READY_S s (runs ${READIES[clean]}); queue afterwards $(jget "$CLEAN_STATS" messages) |"
+    echo "| Restart after kill -9: process start → 220 banner, median of $RESTARTS | | **$KILL_BANNER s** (target < $TARGET_RESTART s: $(verdict "$KILL_BANNER")); runs: ${BANNERS[kill9]} s; spool open median $KILL_OPENED_MS ms, runs ${OPENEDS[kill9]}ms; \"ready\" logged at $KILL_READY_S s (runs ${READIES[kill9]}); queue afterwards $(jget "$KILL_STATS" messages) |"
     echo
-    echo "relayd's own recovery log lines (clean stop, then kill -9):"
+    echo "relayd's own recovery log lines (last restart after a clean stop, last after kill -9):"
     echo
     echo '```'
     echo "$CLEAN_OPENED"
