@@ -182,7 +182,9 @@ postfix_drain; read -r PL50 PL99 < <(latency $POSTFIX)
 read -r SL50 SL99 < <(latency $SINK)
 
 ratio() { python3 -c "a, b = '$1', '$2'; print('n/a' if 'fail' in (a, b) else f'{float(a) / float(b):.2f}')"; }
+SECTION=$W/section.md
 {
+    echo "<!-- ingest-bench:begin -->"
     echo "# Ingest benchmark results"
     echo
     echo "Written by \`perf/scripts/ingest-bench.sh\` (do not edit the numbers by hand)."
@@ -215,5 +217,18 @@ ratio() { python3 -c "a, b = '$1', '$2'; print('n/a' if 'fail' in (a, b) else f'
     s1=${SESSIONS%% *}
     echo "Targets (issue): relayd >= 3x Postfix: $(ratio "${RATE[relayd,$s1]}" "${RATE[postfix,$s1]}")x at -s $s1;" \
         "relayd >= 50 % of smtp-sink: $(python3 -c "a, b = '${RATE[relayd,$s1]}', '${RATE[sink,$s1]}'; print('n/a' if 'fail' in (a, b) else f'{100 * float(a) / float(b):.0f} %')") at -s $s1."
-} >"$OUT"
-cat "$OUT"
+    echo "<!-- ingest-bench:end -->"
+} >"$SECTION"
+# Replace only this script's section of $OUT: the other benchmarks' sections and the hand notes stay.
+python3 - "$SECTION" "$OUT" <<'PYEOF'
+import re, sys
+section, out = open(sys.argv[1]).read().rstrip("\n"), sys.argv[2]
+try:
+    text = open(out).read()
+except FileNotFoundError:
+    text = ""
+pattern = re.compile(r"<!-- ingest-bench:begin -->.*?<!-- ingest-bench:end -->", re.S)
+text = pattern.sub(lambda m: section, text) if pattern.search(text) else section + "\n\n" + text.lstrip("\n")
+open(out, "w").write(text)
+PYEOF
+cat "$SECTION"
