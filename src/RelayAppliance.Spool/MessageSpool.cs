@@ -1,3 +1,4 @@
+using System.Runtime;
 using System.Buffers;
 using System.Diagnostics;
 using FASTER.core;
@@ -70,7 +71,19 @@ public sealed partial class MessageSpool : IAsyncDisposable
                 t.BodyPageBits, t.BodyMemoryBits, t.BodySegmentBits, loggerFactory, spool.OnCommitFailure);
             spool._journal = SpoolLog.Open("journal", Path.Combine(options.Directory, "journal"),
                 t.JournalPageBits, t.JournalMemoryBits, t.JournalSegmentBits, loggerFactory, spool.OnCommitFailure);
-            ulong maxId = spool.RebuildIndex();
+            // Rebuilding keeps every record it reads: background GC marking only competes with the scan for the
+            // cores, so it is off (blocking collections) until the index is built.
+            var latency = GCSettings.LatencyMode;
+            GCSettings.LatencyMode = GCLatencyMode.Batch;
+            ulong maxId;
+            try
+            {
+                maxId = spool.RebuildIndex();
+            }
+            finally
+            {
+                GCSettings.LatencyMode = latency;
+            }
             // Before B can reuse the addresses above its recovered tail (and before any mail is accepted).
             spool.AppendStartupMarker();
 
@@ -113,9 +126,12 @@ public sealed partial class MessageSpool : IAsyncDisposable
         try
         {
             using var iterator = _journal.Log.Scan(_journal.BeginAddress, _journal.CommittedUntilAddress);
-            while (iterator.GetNext(out byte[] entry, out int length, out address))
+            // Pooled entry buffers: a big queue means millions of records, and only base records are kept (copied
+            // to an exact-size array); a fresh array per record made the scan GC-bound (queue-scale profile).
+            while (iterator.GetNext(MemoryPool<byte>.Shared, out IMemoryOwner<byte> owner, out int length, out address))
             {
-                var record = entry.AsSpan(0, length);
+                using var entryOwner = owner;
+                var record = owner.Memory.Span[..length];
                 if (!RecordHeader.TryRead(record, out var header))
                     throw new InvalidDataException("Record shorter than its header.");
                 if (header.Version == 0 || header.Version > RecordLayout.MaxKnownVersion(header.Kind))
@@ -124,7 +140,7 @@ public sealed partial class MessageSpool : IAsyncDisposable
                 switch (header.Kind)
                 {
                     case RecordKind.Accepted or RecordKind.Carry:
-                        var message = MessageEntry.FromJournal(header.MessageId, record, entry.Length == length ? entry : null);
+                        var message = MessageEntry.FromJournal(header.MessageId, record, exactCopy: null);
                         _index.ReplayBase(message, address);
                         sinceMarker.Add(message);
                         break;

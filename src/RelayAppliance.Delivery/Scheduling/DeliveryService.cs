@@ -68,12 +68,17 @@ public sealed partial class DeliveryService : IAsyncDisposable
     public void Start()
     {
         _spool.MessageAccepted += OnAccepted;
+        // The scan runs outside the lock: a million queued messages take a second, and new mail (OnAccepted) must
+        // not wait for it before its 250. A message both scanned and just accepted is simply scheduled twice.
+        var pending = _spool.Pending(remote: _options.RemoteEnabled, local: _local is not null);
+        var items = new (MessageId, DateTimeOffset)[pending.Count];
+        for (var i = 0; i < items.Length; i++)
+        {
+            items[i] = (pending[i].Id, pending[i].DueAt);
+        }
         lock (_gate)
         {
-            foreach (var pending in _spool.Pending(remote: _options.RemoteEnabled, local: _local is not null))
-            {
-                _due.Schedule(pending.Id, pending.DueAt);
-            }
+            _due.ScheduleAll(items);
         }
         _loop = LoopAsync();
     }

@@ -18,6 +18,17 @@ public sealed class DueQueue<TKey> where TKey : notnull
         _heap.Enqueue((key, dueAt), dueAt);
     }
 
+    /// <summary>Schedules many at once; into an empty queue in O(n) (a heapify instead of n sifts).</summary>
+    public void ScheduleAll(IReadOnlyCollection<(TKey Key, DateTimeOffset DueAt)> items)
+    {
+        _dueAt.EnsureCapacity(_dueAt.Count + items.Count);
+        foreach (var (key, dueAt) in items)
+        {
+            _dueAt[key] = dueAt;
+        }
+        _heap.EnqueueRange(items.Select(static item => (item, item.DueAt)));
+    }
+
     public bool Remove(TKey key) => _dueAt.Remove(key);
 
     public bool Contains(TKey key) => _dueAt.ContainsKey(key);

@@ -70,11 +70,11 @@ internal static class ResultRecord
             return null;
         var bytes = Encoding.UTF8.GetBytes(value);
         if (bytes.Length <= maxBytes)
-            return Encoding.UTF8.GetString(bytes);
+            return SharedStrings.Get(bytes);
         int cut = maxBytes;
         while (cut > 0 && (bytes[cut] & 0xC0) == 0x80)
             cut--; // never split a multi-byte sequence
-        return Encoding.UTF8.GetString(bytes, 0, cut);
+        return SharedStrings.Get(bytes.AsSpan(0, cut));
     }
 
     public static byte[] Create(RecordKind kind, ulong messageId, DateTimeOffset at, DateTimeOffset? nextAttemptAt, IReadOnlyList<ResultEntry> entries)
@@ -161,7 +161,7 @@ internal static class ResultRecord
         int length = BinaryPrimitives.ReadUInt16LittleEndian(record[at..]);
         if (at + 2 + length > record.Length)
             throw new InvalidDataException("Recipient state: truncated string.");
-        value = length == 0 ? null : Encoding.UTF8.GetString(record.Slice(at + 2, length));
+        value = length == 0 ? null : SharedStrings.Get(record.Slice(at + 2, length));
         return at + 2 + length;
     }
 }

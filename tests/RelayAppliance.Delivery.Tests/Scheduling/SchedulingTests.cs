@@ -76,6 +76,22 @@ public sealed class DueQueueTests
     }
 
     [Fact]
+    public void ScheduleAllMixesWithSingleSchedulesAndTheLatestTimeOfAKeyWins()
+    {
+        var queue = new DueQueue<string>();
+        queue.Schedule("new", T0.AddSeconds(5)); // accepted while the start-up scan ran
+        queue.ScheduleAll([("c", T0.AddSeconds(30)), ("a", T0.AddSeconds(10)), ("new", T0.AddSeconds(1)), ("b", T0.AddSeconds(20))]);
+        Assert.Equal(4, queue.Count);
+        var taken = new List<string>();
+        while (queue.TryTakeDue(T0.AddSeconds(60), out var key))
+        {
+            taken.Add(key);
+        }
+        Assert.Equal(["new", "a", "b", "c"], taken);
+        Assert.Equal(0, queue.Count);
+    }
+
+    [Fact]
     public void ReschedulingReplacesTheDueTimeAndRemoveForgets()
     {
         var queue = new DueQueue<int>();
