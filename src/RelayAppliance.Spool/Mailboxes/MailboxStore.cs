@@ -18,7 +18,7 @@ public sealed class MailboxStore : IAsyncDisposable
 {
     private readonly MessageSpool _spool;
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, SortedDictionary<ulong, long>> _boxes = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, Box> _boxes = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<(ulong Queue, int Recipient), ulong> _origins = [];
     private readonly Dictionary<ulong, (ulong Queue, int Recipient)> _originOf = [];
 
@@ -41,8 +41,8 @@ public sealed class MailboxStore : IAsyncDisposable
         {
             if (!_boxes.TryGetValue(mailbox, out var box))
                 return [];
-            var list = new List<MailboxMessage>(box.Count);
-            foreach (var (id, size) in box)
+            var list = new List<MailboxMessage>(box.Messages.Count);
+            foreach (var (id, size) in box.Messages)
                 list.Add(new MailboxMessage(new MessageId(id), size));
             return list;
         }
@@ -51,16 +51,9 @@ public sealed class MailboxStore : IAsyncDisposable
     /// <summary>Octets stored in the mailbox (what its quota is checked against).</summary>
     public long UsedBytes(string mailbox)
     {
+        // Kept as a running total: RCPT and every local delivery ask (summing a big mailbox made filling it O(n²)).
         lock (_gate)
-        {
-            long total = 0;
-            if (_boxes.TryGetValue(mailbox, out var box))
-            {
-                foreach (var size in box.Values)
-                    total += size;
-            }
-            return total;
-        }
+            return _boxes.TryGetValue(mailbox, out var box) ? box.Bytes : 0;
     }
 
     /// <summary>
@@ -119,7 +112,7 @@ public sealed class MailboxStore : IAsyncDisposable
             {
                 foreach (var id in ids)
                 {
-                    if (box.ContainsKey(id.Value))
+                    if (box.Messages.ContainsKey(id.Value))
                         owned.Add(id);
                 }
             }
@@ -131,7 +124,8 @@ public sealed class MailboxStore : IAsyncDisposable
             {
                 foreach (var id in owned)
                 {
-                    box.Remove(id.Value);
+                    if (box.Messages.Remove(id.Value, out var size))
+                        box.Bytes -= size;
                     if (_originOf.Remove(id.Value, out var origin))
                         _origins.Remove(origin);
                 }
@@ -147,14 +141,22 @@ public sealed class MailboxStore : IAsyncDisposable
         lock (_gate)
         {
             if (!_boxes.TryGetValue(mailbox, out var box))
-                _boxes[mailbox] = box = [];
-            box[id] = size;
+                _boxes[mailbox] = box = new Box();
+            if (box.Messages.TryAdd(id, size))
+                box.Bytes += size;
             if (origin is { } key)
             {
                 _origins[key] = id;
                 _originOf[id] = key;
             }
         }
+    }
+
+    /// <summary>One mailbox: its messages by id (arrival order) and their total size.</summary>
+    private sealed class Box
+    {
+        public SortedDictionary<ulong, long> Messages { get; } = [];
+        public long Bytes { get; set; }
     }
 
     private static string FormatOrigin(MessageId origin, int recipientIndex)
