@@ -10,7 +10,8 @@
 # for the big one), and the queue must have drained into them (`relayd queue stats --json`) before measuring.
 #
 #   perf/scripts/pop3-bench.sh [path/to/relayd]      (root; default: artifacts/relayd)
-#   env: REPS=3 USERS=50 SMALL_MSGS=400 LARGE_MSGS=10 BIG_MSGS=100000 OPEN_REPS=7 RESTARTS=3 PROCS=2
+#   env: REPS=3 USERS=50 SMALL_MSGS=400 LARGE_MSGS=10 BIG_MSGS=100000 FILL_CHUNKS=5 OPEN_REPS=7 RESTARTS=3 PROCS=2
+#        PROFILE_DIR=DIR (with perf installed: a perf profile of extra, untimed opens of the big mailbox)
 #        OUT=perf/RESULTS.md (the section between the pop3-bench markers is replaced; the rest is kept)
 #
 # Load client: perf/scripts/pop3load.py (Python asyncio, stdlib only), split over $PROCS processes; it reports
@@ -20,7 +21,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 RELAYD=$(readlink -f "${1:-$REPO/artifacts/relayd}")
 REPS=${REPS:-3} USERS=${USERS:-50} SMALL_MSGS=${SMALL_MSGS:-400} LARGE_MSGS=${LARGE_MSGS:-10}
-BIG_MSGS=${BIG_MSGS:-100000} OPEN_REPS=${OPEN_REPS:-7} RESTARTS=${RESTARTS:-3} PROCS=${PROCS:-2}
+BIG_MSGS=${BIG_MSGS:-100000} FILL_CHUNKS=${FILL_CHUNKS:-5} OPEN_REPS=${OPEN_REPS:-7} RESTARTS=${RESTARTS:-3} PROCS=${PROCS:-2}
 OUT=${OUT:-$REPO/perf/RESULTS.md}
 LOAD=$REPO/perf/scripts/pop3load.py
 PY=${PY:-$(python3 -c 'import sys; print(sys.executable)')}  # once: a pyenv shim costs ~0.1-1 s per call under load
@@ -163,19 +164,37 @@ relayd_stop
 DB=$W/data-b
 add_user "$DB" "big@$DOMAIN"; add_user "$DB" "one@$DOMAIN"
 relayd_start "$DB"
-log "filling big@ with $BIG_MSGS messages"
-FILL_T0=$SECONDS
-timeout 1200 smtp-source -s 20 -m "$BIG_MSGS" -l 256 -f bench@source.test -t "big@$DOMAIN" "$SMTP" >"$W/source.log" 2>&1 ||
-    { echo "smtp-source failed: $(tail -3 "$W/source.log")"; exit 1; }
+log "filling big@ with $BIG_MSGS messages in $FILL_CHUNKS chunks"
+FILL_T0=$EPOCHREALTIME FILL_RATES=
+for ((c = 0; c < FILL_CHUNKS; c++)); do  # chunked, so the table shows how the fill rate depends on the mailbox's size
+    t0=$EPOCHREALTIME
+    timeout 1200 smtp-source -s 20 -m "$((BIG_MSGS / FILL_CHUNKS))" -l 256 -f bench@source.test -t "big@$DOMAIN" "$SMTP" >"$W/source.log" 2>&1 ||
+        { echo "smtp-source failed: $(tail -3 "$W/source.log")"; exit 1; }
+    wait_drained "$DB" 1200
+    rate=$(awk -v n="$((BIG_MSGS / FILL_CHUNKS))" -v t="$(elapsed "$t0")" 'BEGIN { printf "%.0f", n / t }')
+    FILL_RATES+=" $((c * BIG_MSGS / FILL_CHUNKS)):$rate"
+    log "fill chunk $((c + 1))/$FILL_CHUNKS (mailbox held $((c * BIG_MSGS / FILL_CHUNKS))): $rate msgs/s accepted and delivered"
+done
 timeout 60 smtp-source -s 1 -m 1 -l 256 -f bench@source.test -t "one@$DOMAIN" "$SMTP" >/dev/null 2>&1
 wait_drained "$DB" 900
-FILL_S=$((SECONDS - FILL_T0))
+FILL_S=$(elapsed "$FILL_T0")
 log "filled and drained in $FILL_S s"
 OPEN_ONE=$(timeout 300 "$PY" "$LOAD" open "$POP" --user "one@$DOMAIN" --password "$PW" --reps "$OPEN_REPS" --deadline 280)
 OPEN_BIG=$(timeout 600 "$PY" "$LOAD" open "$POP" --user "big@$DOMAIN" --password "$PW" --reps "$OPEN_REPS" --deadline 580)
 log "open one@: $OPEN_ONE"
 log "open big@: $OPEN_BIG"
 [ "$(jget "$OPEN_BIG" messages)" = "$BIG_MSGS" ] || { echo "big@ holds $(jget "$OPEN_BIG" messages), not $BIG_MSGS"; exit 1; }
+if [ -n "${PROFILE_DIR:-}" ] && command -v perf >/dev/null; then
+    # not timed: an extra round of opens of big@ under `perf record`, after the measured ones
+    mkdir -p "$PROFILE_DIR"
+    perf record -F 999 -g -p "$RELAYD_PID" -o "$W/open.perf.data" -- sleep 20 >/dev/null 2>&1 & PERF_PID=$!
+    sleep 1
+    timeout 60 "$PY" "$LOAD" open "$POP" --user "big@$DOMAIN" --password "$PW" --reps 15 --deadline 55 >/dev/null || true
+    wait "$PERF_PID" || true
+    perf report -i "$W/open.perf.data" --no-children --percent-limit 1 --stdio -g none 2>/dev/null >"$PROFILE_DIR/pop3-open-100k.txt" || true
+    perf report -i "$W/open.perf.data" --children --percent-limit 3 --stdio -g none 2>/dev/null >"$PROFILE_DIR/pop3-open-100k-children.txt" || true
+    log "profile of 15 x (STAT, UIDL, LIST) of big@ in $PROFILE_DIR"
+fi
 
 # restarts with the big mailbox present: exec -> greetings, and exec -> first PASS+STAT of big@ answered
 RESTART_B= FIRST_OPEN= STOPS=
@@ -200,7 +219,7 @@ log "RSS with big@ open: $RSSB0 -> $RSSB1 kB"
 # ==== report ===========================================================================================
 export RUNS_S="${RUNS[s]}" RUNS_L="${RUNS[l]}" OPEN_ONE OPEN_BIG
 export RSS0 RSS50 RSS100 RSS_AFTER RSS50W RSS_PEAK_A RSSB0 RSSB1 RSS_PEAK_B USERS REPS PROCS SMALL_MSGS LARGE_MSGS BIG_MSGS OPEN_REPS
-export START_EMPTY_S RESTART_A_S RESTART_B FIRST_OPEN STOPS FILL_S DISK_B
+export START_EMPTY_S RESTART_A_S RESTART_B FIRST_OPEN STOPS FILL_S FILL_RATES FILL_CHUNKS DISK_B
 export DATE=$(date -u +%Y-%m-%dT%H:%MZ) LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 export MACHINE="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr), disk $(df -h "$W" | awk 'NR==2 {print $1}') ($(findmnt -no FSTYPE -T "$W"))"
 export VERSION="$("$RELAYD" --version | awk '{print $2}') ($RELAYD, $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
@@ -220,7 +239,7 @@ print("Written by `perf/scripts/pop3-bench.sh` (this section is replaced on each
 print()
 print(f"- Date: {e['DATE']}")
 print(f"- Command: `REPS={e['REPS']} USERS={users} SMALL_MSGS={e['SMALL_MSGS']} LARGE_MSGS={e['LARGE_MSGS']} "
-      f"BIG_MSGS={e['BIG_MSGS']} OPEN_REPS={e['OPEN_REPS']} PROCS={e['PROCS']} perf/scripts/pop3-bench.sh` (as root)")
+      f"BIG_MSGS={e['BIG_MSGS']} FILL_CHUNKS={e['FILL_CHUNKS']} OPEN_REPS={e['OPEN_REPS']} PROCS={e['PROCS']} perf/scripts/pop3-bench.sh` (as root)")
 print(f"- Machine: {e['MACHINE']}")
 print(f"- Load average before the run: {e.get('LOAD_BEFORE', '?')}, after: {e['LOAD_AFTER']} (shared machine: medians are quoted)")
 print(f"- relayd {e['VERSION']}; client `perf/scripts/pop3load.py` (Python {e['PYVER']} asyncio, "
@@ -287,7 +306,16 @@ print(f"| {users} × {e['SMALL_MSGS']} + {users} × {e['LARGE_MSGS']} messages (
 print(f"| {ob['messages']:,}-message mailbox ({e['DISK_B']} MB on disk), median of {len(rb)} | {med(rb):.2f} (runs: {', '.join(f'{x:.2f}' for x in rb)}) |")
 print(f"| same, exec → first STAT+UIDL+LIST of it done | {med(fo):.2f} (runs: {', '.join(f'{x:.2f}' for x in fo)}) |")
 print()
-print(f"SIGTERM → exit with the big mailbox: median {med(st):.2f} s. Filling it (smtp-source -s 20 -l 256 plus local delivery, until the queue was empty) took {e['FILL_S']} s.")
+print(f"SIGTERM → exit with the big mailbox: median {med(st):.2f} s.")
+print()
+print(f"Filling the big mailbox (smtp-source -s 20 -l 256, then waiting for local delivery to empty the queue) took "
+      f"{float(e['FILL_S']):.0f} s, in {e['FILL_CHUNKS']} chunks:")
+print()
+print("| messages already in the mailbox | accepted + delivered msgs/s |")
+print("|---:|---:|")
+for pair in e["FILL_RATES"].split():
+    held, rate = pair.split(":")
+    print(f"| {int(held):,} | {rate} |")
 print("<!-- pop3-bench:end -->")
 PYEOF
 "$PY" - "$OUT" "$W/section.md" <<'PYEOF'
