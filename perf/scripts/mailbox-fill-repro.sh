@@ -6,7 +6,7 @@
 set -euo pipefail
 ip link set lo up
 RELAYD=$1 W=$(mktemp -d) CHUNK=${CHUNK:-10000} CHUNKS=${CHUNKS:-3}
-trap 'kill -9 $P 2>/dev/null; rm -rf "$W"' EXIT
+trap 'kill -9 ${P:-} 2>/dev/null; rm -rf "$W"' EXIT
 for quota in 1024 0; do
     D=$W/q$quota
     printf 'pw\n' | timeout 60 "$RELAYD" user add big@example.test --Relay:DataDirectory=$D --Users:Pbkdf2Iterations=1000 --Log:Level=Warning >/dev/null
