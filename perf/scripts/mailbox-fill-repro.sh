@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Repro (fixed since: MailboxStore keeps a running total): delivery rate into one mailbox fell as it grew with the
 # default quota (MailboxStore.UsedBytes walked
-# every message at each RCPT and each local delivery), and does not with --Mailboxes:QuotaMegabytes=0.
+# every message at each RCPT and each local delivery), and did not with --Mailboxes:QuotaMegabytes=0.
 # usage (root): unshare -n bash perf/scripts/mailbox-fill-repro.sh artifacts/relayd   (env CHUNK=10000 CHUNKS=3)
 # Found by perf/scripts/pop3-bench.sh; see the notes under the pop3-bench section of perf/RESULTS.md.
 set -euo pipefail

@@ -83,12 +83,15 @@ public sealed class MailboxStoreTests
 
             Assert.Equal(2, await store.DeleteAsync("alice@local.test", [ids[1], ids[3], carols], None));
             Assert.Equal([ids[0], ids[2], ids[4]], store.List("alice@local.test").Select(m => m.Id));
+            Assert.Equal(store.List("alice@local.test").Sum(m => m.Size), store.UsedBytes("alice@local.test")); // quota total follows
+            Assert.Equal(ids[2].ToString(), store.List("alice@local.test")[1].Uid);
             Assert.Equal(0, await store.DeleteAsync("alice@local.test", [ids[1]], None)); // already gone
         }
         await using (var store = Open(temp))
         {
             Assert.Equal([ids[0], ids[2], ids[4]], store.List("alice@local.test").Select(m => m.Id));
             Assert.Equal([carols], store.List("carol@local.test").Select(m => m.Id));
+            Assert.Equal(store.List("carol@local.test")[0].Size, store.UsedBytes("carol@local.test"));
             await Assert.ThrowsAsync<KeyNotFoundException>(async () => await ReadAsync(store, ids[1]));
         }
     }

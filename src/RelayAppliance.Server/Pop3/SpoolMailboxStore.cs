@@ -48,7 +48,7 @@ public sealed class SpoolMailboxStore(MailboxStore store) : IMailboxStore
             var entries = new MaildropEntry[messages.Count];
             for (var i = 0; i < entries.Length; i++)
             {
-                entries[i] = new MaildropEntry(messages[i].Id.ToString(), messages[i].Size);
+                entries[i] = new MaildropEntry(messages[i].Uid, messages[i].Size);
             }
             Messages = entries;
         }

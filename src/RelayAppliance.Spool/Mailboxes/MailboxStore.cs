@@ -4,8 +4,11 @@ using Microsoft.Extensions.Logging;
 
 namespace RelayAppliance.Spool.Mailboxes;
 
-/// <summary>One message in a mailbox: its id (the POP3 UID, unique forever) and its exact size in octets.</summary>
-public readonly record struct MailboxMessage(MessageId Id, long Size);
+/// <summary>
+/// One message in a mailbox: its id, its exact size in octets and <paramref name="Uid"/>, the id as printed (the POP3
+/// UID, unique forever), formatted once at delivery or recovery rather than at every login.
+/// </summary>
+public readonly record struct MailboxMessage(MessageId Id, long Size, string Uid);
 
 /// <summary>
 /// The local users' mailboxes, durable on a FASTER spool of their own (DATA/mailboxes): each mailbox message is a
@@ -41,10 +44,7 @@ public sealed class MailboxStore : IAsyncDisposable
         {
             if (!_boxes.TryGetValue(mailbox, out var box))
                 return [];
-            var list = new List<MailboxMessage>(box.Messages.Count);
-            foreach (var (id, size) in box.Messages)
-                list.Add(new MailboxMessage(new MessageId(id), size));
-            return list;
+            return box.Messages.ToArray(); // a snapshot: a login copies an array, nothing more
         }
     }
 
@@ -112,7 +112,7 @@ public sealed class MailboxStore : IAsyncDisposable
             {
                 foreach (var id in ids)
                 {
-                    if (box.Messages.ContainsKey(id.Value))
+                    if (box.IndexOf(id.Value) >= 0)
                         owned.Add(id);
                 }
             }
@@ -122,13 +122,14 @@ public sealed class MailboxStore : IAsyncDisposable
         {
             if (_boxes.TryGetValue(mailbox, out var box))
             {
+                var gone = new HashSet<ulong>(owned.Count);
                 foreach (var id in owned)
                 {
-                    if (box.Messages.Remove(id.Value, out var size))
-                        box.Bytes -= size;
+                    gone.Add(id.Value);
                     if (_originOf.Remove(id.Value, out var origin))
                         _origins.Remove(origin);
                 }
+                box.Remove(gone);
             }
         }
         return deleted;
@@ -142,8 +143,7 @@ public sealed class MailboxStore : IAsyncDisposable
         {
             if (!_boxes.TryGetValue(mailbox, out var box))
                 _boxes[mailbox] = box = new Box();
-            if (box.Messages.TryAdd(id, size))
-                box.Bytes += size;
+            box.Add(new MailboxMessage(new MessageId(id), size, new MessageId(id).ToString()));
             if (origin is { } key)
             {
                 _origins[key] = id;
@@ -152,11 +152,54 @@ public sealed class MailboxStore : IAsyncDisposable
         }
     }
 
-    /// <summary>One mailbox: its messages by id (arrival order) and their total size.</summary>
+    /// <summary>One mailbox: its messages in id (= arrival) order and their total size.</summary>
     private sealed class Box
     {
-        public SortedDictionary<ulong, long> Messages { get; } = [];
+        public List<MailboxMessage> Messages { get; } = [];
         public long Bytes { get; set; }
+
+        /// <summary>Ids grow, so this appends, except when concurrent deliveries commit out of order.</summary>
+        public void Add(MailboxMessage message)
+        {
+            var at = IndexOf(message.Id.Value);
+            if (at >= 0)
+                return;
+            Messages.Insert(~at, message);
+            Bytes += message.Size;
+        }
+
+        /// <summary>One pass for the whole batch (a QUIT after many DELEs), not one shift per message.</summary>
+        public void Remove(HashSet<ulong> ids)
+        {
+            var kept = 0;
+            for (var i = 0; i < Messages.Count; i++)
+            {
+                var message = Messages[i];
+                if (ids.Contains(message.Id.Value))
+                    Bytes -= message.Size;
+                else
+                    Messages[kept++] = message;
+            }
+            Messages.RemoveRange(kept, Messages.Count - kept);
+        }
+
+        /// <summary>Binary search by id: the index, or the complement of where it would go.</summary>
+        public int IndexOf(ulong id)
+        {
+            int low = 0, high = Messages.Count - 1;
+            while (low <= high)
+            {
+                var mid = (low + high) >>> 1;
+                var current = Messages[mid].Id.Value;
+                if (current == id)
+                    return mid;
+                if (current < id)
+                    low = mid + 1;
+                else
+                    high = mid - 1;
+            }
+            return ~low;
+        }
     }
 
     private static string FormatOrigin(MessageId origin, int recipientIndex)

@@ -147,7 +147,8 @@ public sealed class DeliveryServiceTests : IAsyncLifetime
         var (_, endPoint) = await StartSinkAsync("127.0.0.32", 0, "partner.test", full: true); // 452: defers
         var service = StartDelivery(o => o with { Transports = new Dictionary<string, IReadOnlyList<NextHop>> { ["partner.test"] = [endPoint] } });
         var id = await QueueAsync("a@local.test", "bob@partner.test");
-        await WaitForAsync(() => service.Waiting == 1, "the deferral");
+        // Waiting is 1 from the accept on (due at once): wait for the journaled deferral and its reschedule.
+        await WaitForAsync(() => _spool.Find(id)!.Recipients[0].State == RecipientState.Deferred && service.Waiting == 1, "the deferral");
 
         Assert.True(await service.HoldAsync(id, CancellationToken.None));
         Assert.Equal(0, service.Waiting);
