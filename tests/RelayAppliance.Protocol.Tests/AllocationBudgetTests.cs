@@ -1,0 +1,323 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using RelayAppliance.Protocol.Pop3;
+using RelayAppliance.Protocol.Smtp;
+
+namespace RelayAppliance.Protocol.Tests;
+
+/// <summary>
+/// Checks the hot operations against perf/allocation-budgets.json: each runs many times after a warm-up and the bytes
+/// it allocated on this thread (GC.GetAllocatedBytesForCurrentThread) per run must not exceed its budget. Inputs and
+/// call sequences are those of perf/RelayAppliance.Benchmarks (Parsing/*, Pop3/*), so a budget here and the
+/// "Allocated" column there describe the same work.
+/// </summary>
+public sealed class AllocationBudgetTests
+{
+    private const int WarmUp = 200;
+    private const int Iterations = 2_000;
+    // A real per-operation allocation shows in every round; a one-off runtime allocation (tiering, a static
+    // initialiser) does not. The best of a few rounds is what the operation itself costs.
+    private const int Rounds = 3;
+    private const int MaxCommandLine = 512; // RFC 5321 §4.5.3.1.4
+
+    public static TheoryData<string> Operations()
+    {
+        var data = new TheoryData<string>();
+        foreach (string name in HotOperations.All.Keys.Order(StringComparer.Ordinal))
+        {
+            data.Add(name);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Operations))]
+    public void OperationStaysWithinItsAllocationBudget(string operation)
+    {
+        IReadOnlyDictionary<string, long> budgets = Budgets.Load();
+        Assert.True(budgets.TryGetValue(operation, out long budget), $"{operation} has no entry in {Budgets.FileName}.");
+
+        Func<long> run = HotOperations.All[operation];
+        double bytesPerOp = Measure(run);
+
+        Assert.True(bytesPerOp <= budget,
+            $"{operation} allocates {bytesPerOp:0.##} bytes per operation; its budget in {Budgets.FileName} is {budget} bytes.");
+    }
+
+    [Fact]
+    public void EveryBudgetNamesAKnownOperation()
+    {
+        string[] unknown = [.. Budgets.Load().Keys.Where(name => !HotOperations.All.ContainsKey(name)).Order(StringComparer.Ordinal)];
+        Assert.True(unknown.Length == 0, $"{Budgets.FileName} has budgets for operations no test runs: {string.Join(", ", unknown)}.");
+    }
+
+    [Fact]
+    public void OperationsProduceTheExpectedResults()
+    {
+        // Guards the measurement against measuring nothing: each input parses, and each body decodes to its end.
+        Assert.All(HotOperations.All, pair => Assert.True(pair.Value() > 0, $"{pair.Key} returned no result."));
+    }
+
+    [Fact]
+    public void TheMeasurementSeesAnAllocation()
+    {
+        // The check above is only worth something if an allocating operation is caught.
+        double bytesPerOp = Measure(() => new byte[16].Length);
+        Assert.True(bytesPerOp >= 16, $"measured {bytesPerOp} bytes per 16-byte array");
+    }
+
+    private static double Measure(Func<long> run)
+    {
+        long sink = 0;
+        for (int i = 0; i < WarmUp; i++)
+        {
+            sink += run();
+        }
+
+        long best = long.MaxValue;
+        for (int round = 0; round < Rounds && best > 0; round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < Iterations; i++)
+            {
+                sink += run();
+            }
+
+            best = Math.Min(best, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
+        GC.KeepAlive(sink);
+        return (double)best / Iterations;
+    }
+
+    private static class Budgets
+    {
+        public const string FileName = "perf/allocation-budgets.json";
+
+        private static readonly Lazy<IReadOnlyDictionary<string, long>> Loaded = new(Read);
+
+        public static IReadOnlyDictionary<string, long> Load() => Loaded.Value;
+
+        private static Dictionary<string, long> Read()
+        {
+            string path = Path.Combine(FindRepositoryRoot(), FileName);
+            using JsonDocument document = JsonDocument.Parse(File.ReadAllBytes(path));
+            var budgets = new Dictionary<string, long>(StringComparer.Ordinal);
+            foreach (JsonElement entry in document.RootElement.GetProperty("budgets").EnumerateArray())
+            {
+                string name = entry.GetProperty("operation").GetString()!;
+                long bytes = entry.GetProperty("bytesPerOp").GetInt64();
+                Assert.True(budgets.TryAdd(name, bytes), $"{FileName} lists {name} twice.");
+            }
+
+            return budgets;
+        }
+
+        private static string FindRepositoryRoot()
+        {
+            for (DirectoryInfo? directory = new(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+            {
+                if (File.Exists(Path.Combine(directory.FullName, "RelayAppliance.sln")))
+                {
+                    return directory.FullName;
+                }
+            }
+
+            throw new InvalidOperationException($"No RelayAppliance.sln above {AppContext.BaseDirectory}.");
+        }
+    }
+
+    /// <summary>The measured operations, by the names used in the budget file. Each returns a value that depends on its result.</summary>
+    private static class HotOperations
+    {
+        public static readonly IReadOnlyDictionary<string, Func<long>> All = Build();
+
+        private static Dictionary<string, Func<long>> Build()
+        {
+            // perf/RelayAppliance.Benchmarks/Parsing/CommandParsingBenchmarks.cs and PipelinedParsingBenchmarks.cs
+            byte[] burst = PipelinedBurst();
+            ReadOnlySequence<byte> contiguousBurst = new(burst);
+            ReadOnlySequence<byte> splitBurst = RelayAppliance.Testing.BufferSegments.Split(burst, 64);
+
+            // perf/RelayAppliance.Benchmarks/Parsing/DataBodyParseBenchmarks.cs (the 1 KiB body is new here)
+            byte[] body1K = DataBody(1024);
+            byte[] body64K = DataBody(64 * 1024);
+            byte[] unstuffOutput = new byte[16 * 1024];
+
+            // perf/RelayAppliance.Benchmarks/Pop3/Pop3EncoderBenchmarks.cs, Size = 64 KiB
+            byte[] message = Pop3Message(64 * 1024);
+            var encoderOutput = new ArrayBufferWriter<byte>(message.Length + message.Length / 10 + 64);
+
+            return new Dictionary<string, Func<long>>(StringComparer.Ordinal)
+            {
+                ["smtp.parse.ehlo"] = SmtpLine("EHLO client.example.org\r\n"),
+                ["smtp.parse.mail-from-size-body"] = SmtpLine("MAIL FROM:<alice.sender@example.org> SIZE=48213 BODY=8BITMIME\r\n"),
+                ["smtp.parse.rcpt-to"] = SmtpLine("RCPT TO:<bob.recipient@mail.example.com>\r\n"),
+                ["smtp.parse.data"] = SmtpLine("DATA\r\n"),
+                ["smtp.parse.rset"] = SmtpLine("RSET\r\n"),
+                ["smtp.parse.noop"] = SmtpLine("NOOP\r\n"),
+                ["smtp.parse.quit"] = SmtpLine("QUIT\r\n"),
+                ["smtp.parse.pipelined-burst"] = () => ParseAllSmtp(contiguousBurst),
+                ["smtp.parse.pipelined-burst-64-byte-segments"] = () => ParseAllSmtp(splitBurst),
+                ["smtp.data.unstuff-1KiB-in-100-byte-pieces"] = () => Unstuff(body1K, 100, normalize: false, unstuffOutput),
+                ["smtp.data.unstuff-64KiB-in-4KiB-pieces"] = () => Unstuff(body64K, 4096, normalize: false, unstuffOutput),
+                ["smtp.data.unstuff-64KiB-in-4KiB-pieces-normalise"] = () => Unstuff(body64K, 4096, normalize: true, unstuffOutput),
+                ["pop3.parse.user"] = Pop3Line("USER alice.recipient@mail.example.com\r\n"),
+                ["pop3.parse.pass"] = Pop3Line("PASS correct horse battery staple\r\n"),
+                ["pop3.parse.auth-plain"] = Pop3Line("AUTH PLAIN AGFsaWNlQGxvY2FsaG9zdABjb3JyZWN0IGhvcnNl\r\n"),
+                ["pop3.parse.stat"] = Pop3Line("STAT\r\n"),
+                ["pop3.parse.list-one"] = Pop3Line("LIST 1234\r\n"),
+                ["pop3.parse.uidl"] = Pop3Line("UIDL\r\n"),
+                ["pop3.parse.retr"] = Pop3Line("RETR 1234\r\n"),
+                ["pop3.parse.top"] = Pop3Line("TOP 1234 10\r\n"),
+                ["pop3.parse.dele"] = Pop3Line("DELE 1234\r\n"),
+                ["pop3.parse.quit"] = Pop3Line("QUIT\r\n"),
+                ["pop3.parse.top-segment-per-byte"] = Pop3Line("TOP 1234 10\r\n", segmentPerByte: true),
+                ["pop3.retr.encode-64KiB-in-16KiB-reads"] = () => EncodeRetr(message, encoderOutput),
+            };
+        }
+
+        private static Func<long> SmtpLine(string text)
+        {
+            ReadOnlySequence<byte> buffer = new(Encoding.ASCII.GetBytes(text));
+            return () => ParseAllSmtp(buffer);
+        }
+
+        private static Func<long> Pop3Line(string text, bool segmentPerByte = false)
+        {
+            byte[] bytes = Encoding.ASCII.GetBytes(text);
+            ReadOnlySequence<byte> buffer = segmentPerByte ? TestSequences.SegmentPerByte(bytes) : new(bytes);
+            return () => ParsePop3(buffer);
+        }
+
+        // Every complete line in the buffer, as the session's read loop does (CommandParsingBenchmarks.ParseNext).
+        private static long ParseAllSmtp(ReadOnlySequence<byte> buffer)
+        {
+            var reader = new SequenceReader<byte>(buffer);
+            long sum = 0;
+            Span<byte> scratch = stackalloc byte[MaxCommandLine];
+            while (SmtpLineReader.TryReadLine(ref reader, MaxCommandLine, out ReadOnlySequence<byte> line, out _) == LineStatus.Complete)
+            {
+                ReadOnlySpan<byte> span = SmtpLineReader.GetLineSpan(line, scratch);
+                SmtpVerb verb = SmtpCommandParser.ParseVerb(span, out ReadOnlySpan<byte> arguments);
+                sum += 1 + (int)verb;
+                switch (verb)
+                {
+                    case SmtpVerb.Helo or SmtpVerb.Ehlo:
+                        sum += SmtpCommandParser.TryParseHelo(arguments, out Range domain) == SmtpArgumentError.None ? domain.End.Value : -1_000;
+                        break;
+                    case SmtpVerb.Mail:
+                        sum += SmtpCommandParser.TryParseMailFrom(arguments, out MailFromCommand mail) == SmtpArgumentError.None
+                            ? mail.DeclaredSize + mail.Address.End.Value : -1_000;
+                        break;
+                    case SmtpVerb.Rcpt:
+                        sum += SmtpCommandParser.TryParseRcptTo(arguments, smtpUtf8: false, out RcptToCommand rcpt) == SmtpArgumentError.None
+                            ? rcpt.Address.End.Value : -1_000;
+                        break;
+                }
+            }
+
+            return reader.End ? sum : -1;
+        }
+
+        private static long ParsePop3(ReadOnlySequence<byte> buffer)
+        {
+            var reader = new SequenceReader<byte>(buffer);
+            if (SmtpLineReader.TryReadLine(ref reader, MaxCommandLine, out ReadOnlySequence<byte> line, out _) != LineStatus.Complete)
+            {
+                return -1;
+            }
+
+            Span<byte> scratch = stackalloc byte[MaxCommandLine];
+            ReadOnlySpan<byte> span = SmtpLineReader.GetLineSpan(line, scratch);
+            if (Pop3CommandParser.TryParse(span, out Pop3Command command) != Pop3CommandError.None)
+            {
+                return -1;
+            }
+
+            return 1 + (int)command.Verb + command.MessageNumber + command.Lines + command.Argument.End.Value;
+        }
+
+        private static long Unstuff(byte[] body, int piece, bool normalize, byte[] output)
+        {
+            var unstuffer = new DotUnstuffer(normalize, maxLineLength: 1000);
+            ReadOnlySpan<byte> input = body;
+            long total = 0;
+            while (true)
+            {
+                DataStatus status = unstuffer.Process(input[..Math.Min(piece, input.Length)], output, out int consumed, out int written);
+                input = input[consumed..];
+                total += written;
+                if (status == DataStatus.EndOfData)
+                {
+                    return total;
+                }
+
+                if (status == DataStatus.NeedMoreInput && input.IsEmpty)
+                {
+                    return -1;
+                }
+            }
+        }
+
+        private static long EncodeRetr(byte[] message, ArrayBufferWriter<byte> output)
+        {
+            const int ReadSize = 16 * 1024;
+            output.ResetWrittenCount();
+            var encoder = Pop3MessageEncoder.ForRetr();
+            for (int offset = 0; offset < message.Length; offset += ReadSize)
+            {
+                encoder.Write(message.AsSpan(offset, Math.Min(ReadSize, message.Length - offset)), output);
+            }
+
+            encoder.Complete(output);
+            return output.WrittenCount;
+        }
+
+        private static byte[] PipelinedBurst()
+        {
+            var text = new StringBuilder("RSET\r\nMAIL FROM:<alice.sender@example.org> SIZE=48213 BODY=8BITMIME\r\n");
+            for (int i = 0; i < 10; i++)
+            {
+                text.Append("RCPT TO:<recipient").Append(i).Append("@mail.example.com>\r\n");
+            }
+
+            text.Append("DATA\r\n");
+            return Encoding.ASCII.GetBytes(text.ToString());
+        }
+
+        // 76-character lines, every 20th dot-stuffed, then the terminator (DataBodyParseBenchmarks.BuildBody).
+        private static byte[] DataBody(int size)
+        {
+            var text = new StringBuilder(size + 128);
+            text.Append("From: Alice <alice@example.org>\r\nTo: Bob <bob@example.com>\r\nSubject: benchmark\r\n\r\n");
+            var random = new Random(42);
+            int line = 0;
+            while (text.Length < size - 8)
+            {
+                if (line++ % 20 == 0) text.Append("..");
+                for (int i = 0; i < 74; i++) text.Append((char)('a' + random.Next(26)));
+                text.Append("\r\n");
+            }
+
+            text.Append(".\r\n");
+            return Encoding.ASCII.GetBytes(text.ToString());
+        }
+
+        // Pop3EncoderBenchmarks.Setup
+        private static byte[] Pop3Message(int size)
+        {
+            var text = new StringBuilder("From: a@example.org\r\nTo: b@example.com\r\nSubject: benchmark\r\n\r\n");
+            int line = 0;
+            while (text.Length < size)
+            {
+                text.Append(line++ % 20 == 0 ? ".stuffed line of text, seventy-odd characters long, like a MUA wraps\r\n"
+                    : "an ordinary line of text, seventy-odd characters long, like a MUA wraps\r\n");
+            }
+
+            return Encoding.ASCII.GetBytes(text.ToString()[..size]);
+        }
+    }
+}
