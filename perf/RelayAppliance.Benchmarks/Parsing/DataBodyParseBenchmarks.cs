@@ -7,25 +7,30 @@ namespace RelayAppliance.Benchmarks.Parsing;
 
 /// <summary>
 /// DATA decoding throughput over a 64 KiB body of 76-character lines with some dot-stuffed lines, fed whole or in
-/// 4 KiB pieces (a typical pipe segment) into a 16 KiB output buffer, as the spool writer would drain it.
+/// 4 KiB pieces (a typical pipe segment) into a 16 KiB output buffer, as the spool writer would drain it; the same
+/// for a 1 KiB body (a typical notification) and a 10 MiB body (a large attachment, the usual SIZE limit).
 /// </summary>
 [MemoryDiagnoser]
 [MedianColumn]
 public class DataBodyParseBenchmarks
 {
     private static readonly byte[] Body = BuildBody(64 * 1024);
+    private static readonly byte[] Body1KiB = BuildBody(1024);
+    private static readonly byte[] Body10MiB = BuildBody(10 * 1024 * 1024);
     private readonly byte[] _output = new byte[16 * 1024];
 
     [Params(false, true)]
     public bool Normalize { get; set; }
 
-    [Benchmark] public long Unstuff64KiB() => Run(Body.Length);
-    [Benchmark] public long Unstuff64KiBIn4KiBPieces() => Run(4096);
+    [Benchmark] public long Unstuff64KiB() => Run(Body, Body.Length);
+    [Benchmark] public long Unstuff64KiBIn4KiBPieces() => Run(Body, 4096);
+    [Benchmark] public long Unstuff1KiB() => Run(Body1KiB, Body1KiB.Length);
+    [Benchmark] public long Unstuff10MiBIn4KiBPieces() => Run(Body10MiB, 4096);
 
-    private long Run(int piece)
+    private long Run(byte[] body, int piece)
     {
         var unstuffer = new DotUnstuffer(Normalize, maxLineLength: 1000);
-        ReadOnlySpan<byte> input = Body;
+        ReadOnlySpan<byte> input = body;
         long total = 0;
         while (true)
         {
