@@ -13,6 +13,8 @@ namespace RelayAppliance.Host.Load;
 internal sealed class LoadRunner(LoadOptions options, TimeProvider? timeProvider = null)
 {
     public static readonly TimeSpan Grace = TimeSpan.FromSeconds(10);
+    /// <summary>Closed loop: a worker whose connection attempt failed waits this long before the next message.</summary>
+    public static readonly TimeSpan ConnectFailureBackoff = TimeSpan.FromMilliseconds(20);
 
     private readonly LoadMessage _message = new(options);
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
@@ -231,7 +233,13 @@ internal sealed class LoadRunner(LoadOptions options, TimeProvider? timeProvider
             catch (LoadConnectionException e)
             {
                 stats.CountFailed(e.ErrorClass);
+                var couldNotConnect = _connection is null;
                 await CloseAsync().ConfigureAwait(false);
+                if (couldNotConnect && intendedTimestamp == 0)
+                {
+                    // Closed loop against a target that refuses: back off briefly rather than spin on a shared box.
+                    await Task.Delay(ConnectFailureBackoff, runner._time, cancellationToken).ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
