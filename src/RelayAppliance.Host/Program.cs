@@ -1,6 +1,7 @@
 using System.Reflection;
 using RelayAppliance.Host.Commands;
 using RelayAppliance.Host.Configuration;
+using RelayAppliance.Host.Load;
 
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
 
@@ -26,6 +27,11 @@ internal static class Program
         CommandLine commandLine;
         try
         {
+            // `load` has options of its own (--json FILE, --target …) and needs no configuration or spool.
+            if (args is ["load", .. var loadArgs] && !loadArgs.Contains("--help"))
+            {
+                return await LoadCommand.RunAsync(loadArgs, Console.Out, Console.Error).ConfigureAwait(false);
+            }
             commandLine = CommandLine.Parse(args);
         }
         catch (UsageException e)

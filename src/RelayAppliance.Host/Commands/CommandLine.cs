@@ -75,6 +75,8 @@ internal sealed record CommandLine(IReadOnlyList<string> Words, string? ConfigFi
           relayd user passwd ADDRESS        change a user's password
           relayd user del ADDRESS           remove a user
           relayd user list                  list users
+        """ + "\n" + Load.LoadOptions.Usage + """
+
           relayd --version | --help
 
         Options (every command):
