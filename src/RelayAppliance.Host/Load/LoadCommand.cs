@@ -31,8 +31,17 @@ internal static class LoadCommand
         LoadReport.WriteSummary(output, options, runner);
         if (options.JsonFile is { } jsonFile)
         {
-            await using var stream = File.Create(jsonFile);
-            LoadReport.WriteJson(stream, options, runner);
+            try
+            {
+                await using var stream = File.Create(jsonFile);
+                LoadReport.WriteJson(stream, options, runner);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The run itself is in the summary above; only the file is missing.
+                await Console.Error.WriteLineAsync($"relayd: cannot write --json {jsonFile}: {e.Message}").ConfigureAwait(false);
+                return Program.ExitFailure;
+            }
         }
         return runner.Statistics.Accepted > 0 ? Program.ExitOk : Program.ExitFailure;
     }
