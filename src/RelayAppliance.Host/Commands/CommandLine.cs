@@ -75,12 +75,21 @@ internal sealed record CommandLine(IReadOnlyList<string> Words, string? ConfigFi
           relayd user passwd ADDRESS        change a user's password
           relayd user del ADDRESS           remove a user
           relayd user list                  list users
+          relayd sink --listen HOST:PORT    measuring SMTP sink (like smtp-sink); options below
           relayd --version | --help
 
         Options (every command):
           --config FILE                     JSON configuration file
           --Section:Key=value               override one setting, e.g. --Smtp:Listen:0=0.0.0.0:25
         Environment variables RELAYD_Section__Key=value override the file; the command line overrides both.
+
+        Sink options (relayd sink only; no configuration file):
+          --reply-mix SPEC                  final replies after DATA, e.g. 250:90,451:7,550:3 (default 250:100)
+          --delay MS                        latency before each final reply
+          --dump DIR                        write each message, un-stuffed, to DIR instead of discarding it
+          --duration T                      stop after T (30, 30s, 5m, 1h); default until SIGINT/SIGTERM
+          --json FILE                       write the summary as JSON
+          --allow-remote                    listen on a non-loopback address
 
         Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
         """;
