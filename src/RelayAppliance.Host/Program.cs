@@ -24,6 +24,10 @@ internal static class Program
         {
             Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
         }
+        if (args is ["sink", ..])
+        {
+            return await SinkCommand.RunAsync(args[1..], Console.Out, Console.Error).ConfigureAwait(false); // its own options
+        }
         CommandLine commandLine;
         try
         {

@@ -71,10 +71,13 @@ internal sealed record CommandLine(IReadOnlyList<string> Words, string? ConfigFi
           relayd queue stats [--json]       count messages, pending recipients and bytes
           relayd queue summary [--json]     pending recipients by domain and age (like qshape)
           relayd queue flush [DOMAIN]       retry deferred mail now (all, or one domain's); needs a running relayd
+          relayd queue hold ID|ALL          keep mail queued without delivery attempts until released
+          relayd queue release ID|ALL       undo hold; a running relayd tries the mail at once
           relayd user add ADDRESS           add a user (password from stdin, or prompted on a terminal)
           relayd user passwd ADDRESS        change a user's password
           relayd user del ADDRESS           remove a user
           relayd user list                  list users
+          relayd sink --listen HOST:PORT    measuring SMTP sink (like smtp-sink); options below
         """ + "\n" + Load.LoadOptions.Usage + """
 
           relayd --version | --help
@@ -83,6 +86,14 @@ internal sealed record CommandLine(IReadOnlyList<string> Words, string? ConfigFi
           --config FILE                     JSON configuration file
           --Section:Key=value               override one setting, e.g. --Smtp:Listen:0=0.0.0.0:25
         Environment variables RELAYD_Section__Key=value override the file; the command line overrides both.
+
+        Sink options (relayd sink only; no configuration file):
+          --reply-mix SPEC                  final replies after DATA, e.g. 250:90,451:7,550:3 (default 250:100)
+          --delay MS                        latency before each final reply
+          --dump DIR                        write each message, un-stuffed, to DIR instead of discarding it
+          --duration T                      stop after T (30, 30s, 5m, 1h); default until SIGINT/SIGTERM
+          --json FILE                       write the summary as JSON
+          --allow-remote                    listen on a non-loopback address
 
         Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
         """;
