@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The load generator of the published binary: `relayd load` against relayd itself (every message counted once in
-# the queue, the JSON report agrees) and against a refusing target (errors counted, exit 1); non-loopback refused.
+# the queue, the JSON report agrees), against a refusing target (exit 1) and a 451-only `relayd sink` (counted by
+# code); `relayd sink` counts what smtp-source sends; non-loopback targets refused.
 source "$(dirname "$0")/lib.sh"
 D=$T/target
 start_relayd target "$D" 2525 || { fail "relayd starts"; finish; }
@@ -18,6 +19,23 @@ check "the summary shows time-to-250 percentiles" grep -qi "time_to_250\|time to
 timeout 60 "$RELAYD" load --target "$IP:2599" --messages 5 --concurrency 1 --duration 5s >/dev/null 2>&1
 rc=$?
 check "a target that refuses connections makes relayd load exit 1 (got $rc)" test "$rc" = 1
+# relayd sink counts what smtp-source sends, and answers a 451 mix that relayd load counts by code.
+"$RELAYD" sink --listen "$IP:2700" --duration 20s --json "$T/sink.json" >"$T/sink.out" 2>/dev/null &
+SINK_PID=$!; track $SINK_PID
+wait_banner "$IP" 2700 10 || fail "relayd sink starts"
+timeout 60 smtp-source -s 10 -m 1000 -l 1024 -f a@source.test -t b@sink.test "$IP:2700" >/dev/null 2>&1
+"$RELAYD" sink --listen "$IP:2701" --reply-mix 451:100 --duration 20s >/dev/null 2>&1 &
+track $!
+wait_banner "$IP" 2701 10 || fail "relayd sink (451) starts"
+timeout 60 "$RELAYD" load --target "$IP:2701" --messages 50 --concurrency 5 --json "$T/refused.json" >/dev/null 2>&1
+check "relayd load counts 50 replies 451 from a sink that refuses everything" $PY -c '
+import json, sys; r = json.load(open(sys.argv[1]))
+assert r["totals"]["accepted"] == 0 and r["totals"]["failed"] == 50, r["totals"]
+assert json.dumps(r["errors"]).count("451") >= 1, r["errors"]' "$T/refused.json"
+kill -TERM $SINK_PID 2>/dev/null; wait $SINK_PID 2>/dev/null
+check "relayd sink's JSON summary counts the 1000 messages smtp-source sent" $PY -c '
+import json, sys; r = json.load(open(sys.argv[1])); assert r["messages"] == 1000, r' "$T/sink.json"
+
 timeout 30 "$RELAYD" load --target 192.0.2.1:25 --messages 1 >/dev/null 2>"$T/remote.err"
 rc=$?
 check "a non-loopback target is refused with exit 2 (got $rc)" test "$rc" = 2
