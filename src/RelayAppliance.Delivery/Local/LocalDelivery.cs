@@ -8,9 +8,14 @@ namespace RelayAppliance.Delivery.Local;
 /// destination, so retries, bounces, hold and the queue lifetime work the same for local mail.
 /// </summary>
 /// <param name="resolveMailbox">Recipient address → mailbox (aliases, catch-all, postmaster applied); null: no such user.</param>
-/// <param name="quotaBytes">Per mailbox; 0: unlimited.</param>
-public sealed class LocalDelivery(MailboxStore store, Func<string, string?> resolveMailbox, long quotaBytes)
+/// <param name="quotaBytes">Per mailbox, read at each delivery (it changes on reload); 0: unlimited.</param>
+public sealed class LocalDelivery(MailboxStore store, Func<string, string?> resolveMailbox, Func<long> quotaBytes)
 {
+    public LocalDelivery(MailboxStore store, Func<string, string?> resolveMailbox, long quotaBytes)
+        : this(store, resolveMailbox, () => quotaBytes)
+    {
+    }
+
     public MailboxStore Store => store;
 
     /// <summary>One result per recipient in <paramref name="recipients"/> (indexes into the message's recipients).</summary>
@@ -40,13 +45,14 @@ public sealed class LocalDelivery(MailboxStore store, Func<string, string?> reso
     private async Task<RecipientResult> DeliverOneAsync(MessageSpool queue, QueuedMessageInfo message, int index, string mailbox,
         CancellationToken token)
     {
-        if (quotaBytes > 0)
+        var quota = quotaBytes();
+        if (quota > 0)
         {
-            if (message.Size > quotaBytes)
+            if (message.Size > quota)
             {
                 return new RecipientResult(index, RecipientOutcome.Failed, $"552 5.2.2 Message larger than the quota of mailbox {mailbox}", null);
             }
-            if (store.UsedBytes(mailbox) + message.Size > quotaBytes)
+            if (store.UsedBytes(mailbox) + message.Size > quota)
             {
                 return new RecipientResult(index, RecipientOutcome.Deferred, $"452 4.2.2 Mailbox {mailbox} is full", null);
             }

@@ -7,15 +7,16 @@ public enum LocalRecipientVerdict : byte { Accept, Unknown, MailboxFull, TooLarg
 /// Which mailbox a local address delivers to: an alias, else the user of that name (`relayd user add`), else
 /// postmaster (RFC 5321 §4.5.1: it always exists; its mailbox is read by creating the user postmaster@domain or by
 /// aliasing it), else the domain's catch-all. Shared by RCPT TO (unknown users are refused at once, so no
-/// backscatter) and by local delivery (a user removed meanwhile bounces).
+/// backscatter) and by local delivery (a user removed meanwhile bounces). Aliases, catch-alls and the quota change
+/// on reload (<see cref="Reconfigure"/>): one immutable table swapped atomically, so a lookup never sees half of each.
 /// </summary>
 public sealed class MailboxDirectory
 {
+    private sealed record Table(string DefaultDomain, Dictionary<string, string> Aliases, Dictionary<string, string> CatchAll, long QuotaBytes);
+
     private readonly UserStore _users;
-    private readonly string _defaultDomain;
-    private readonly Dictionary<string, string> _aliases;
-    private readonly Dictionary<string, string> _catchAll;
     private readonly Func<string, long> _usedBytes;
+    private volatile Table _table;
 
     /// <param name="aliases">Full address → mailbox (case-insensitive).</param>
     /// <param name="catchAll">Domain → mailbox for otherwise unknown local parts.</param>
@@ -25,25 +26,35 @@ public sealed class MailboxDirectory
         IReadOnlyDictionary<string, string> catchAll, Func<string, long> usedBytes, long quotaBytes)
     {
         _users = users;
-        _defaultDomain = localDomains.Count > 0 ? localDomains[0].ToLowerInvariant() : "localhost";
-        _aliases = new Dictionary<string, string>(aliases, StringComparer.OrdinalIgnoreCase);
-        _catchAll = new Dictionary<string, string>(catchAll, StringComparer.OrdinalIgnoreCase);
         _usedBytes = usedBytes;
-        QuotaBytes = quotaBytes;
+        _table = CreateTable(localDomains, aliases, catchAll, quotaBytes);
     }
 
-    public long QuotaBytes { get; }
+    public long QuotaBytes => _table.QuotaBytes;
+
+    /// <summary>Replaces the aliases, catch-alls and quota (configuration reload); lookups already running finish on the old table.</summary>
+    public void Reconfigure(IReadOnlyList<string> localDomains, IReadOnlyDictionary<string, string> aliases,
+        IReadOnlyDictionary<string, string> catchAll, long quotaBytes) =>
+        _table = CreateTable(localDomains, aliases, catchAll, quotaBytes);
+
+    private static Table CreateTable(IReadOnlyList<string> localDomains, IReadOnlyDictionary<string, string> aliases,
+        IReadOnlyDictionary<string, string> catchAll, long quotaBytes) => new(
+        localDomains.Count > 0 ? localDomains[0].ToLowerInvariant() : "localhost",
+        new Dictionary<string, string>(aliases, StringComparer.OrdinalIgnoreCase),
+        new Dictionary<string, string>(catchAll, StringComparer.OrdinalIgnoreCase),
+        quotaBytes);
 
     /// <summary>The mailbox for a recipient of a local domain, or null when there is none.</summary>
     public string? Resolve(string address)
     {
+        var table = _table;
         var at = address.LastIndexOf('@');
         if (at < 0)
         {
             // RCPT TO:<Postmaster> without a domain (RFC 5321 §4.5.1).
-            return string.Equals(address, "postmaster", StringComparison.OrdinalIgnoreCase) ? Resolve("postmaster@" + _defaultDomain) : null;
+            return string.Equals(address, "postmaster", StringComparison.OrdinalIgnoreCase) ? Resolve("postmaster@" + table.DefaultDomain) : null;
         }
-        if (_aliases.TryGetValue(address, out var target))
+        if (table.Aliases.TryGetValue(address, out var target))
         {
             return target;
         }
@@ -56,7 +67,7 @@ public sealed class MailboxDirectory
         {
             return "postmaster@" + domain.ToLowerInvariant();
         }
-        return _catchAll.GetValueOrDefault(domain);
+        return table.CatchAll.GetValueOrDefault(domain);
     }
 
     /// <param name="declaredSize">MAIL FROM's SIZE= (negative or 0 when not given).</param>
@@ -67,14 +78,15 @@ public sealed class MailboxDirectory
         {
             return LocalRecipientVerdict.Unknown;
         }
-        if (QuotaBytes <= 0)
+        var quota = QuotaBytes;
+        if (quota <= 0)
         {
             return LocalRecipientVerdict.Accept;
         }
-        if (declaredSize > QuotaBytes)
+        if (declaredSize > quota)
         {
             return LocalRecipientVerdict.TooLarge;
         }
-        return _usedBytes(mailbox) + declaredSize >= QuotaBytes ? LocalRecipientVerdict.MailboxFull : LocalRecipientVerdict.Accept;
+        return _usedBytes(mailbox) + declaredSize >= quota ? LocalRecipientVerdict.MailboxFull : LocalRecipientVerdict.Accept;
     }
 }

@@ -47,6 +47,15 @@ public sealed class UserStore
 
     public bool Exists(string address) => Current().ContainsKey(address);
 
+    /// <summary>Forgets the loaded file version, so the next lookup re-reads the file (SIGHUP; an edit within the mtime granularity).</summary>
+    public void Reload()
+    {
+        lock (_gate)
+        {
+            _loadedVersion = default;
+        }
+    }
+
     public IReadOnlyList<string> List()
     {
         var names = Current().Keys.ToList();

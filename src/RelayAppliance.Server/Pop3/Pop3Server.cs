@@ -21,11 +21,12 @@ public sealed class Pop3Server : IAsyncDisposable
     private readonly ConcurrentDictionary<IPAddress, int> _perClient = new();
     private readonly CancellationTokenSource _stopping = new();
     private int _connections;
+    private volatile Pop3ServerOptions _options;
 
     public Pop3Server(Pop3ServerOptions options, UserStore users, IMailboxStore mailboxes, ILoggerFactory loggerFactory, TimeProvider time)
     {
         options.Validate();
-        Options = options;
+        _options = options;
         Users = users;
         Mailboxes = mailboxes;
         Time = time;
@@ -34,7 +35,8 @@ public sealed class Pop3Server : IAsyncDisposable
         LoginThrottle = new LoginThrottle(options.MaxFailedLoginsPerClient, options.FailedLoginWindow, time);
     }
 
-    internal Pop3ServerOptions Options { get; }
+    /// <summary>The options new sessions start with; a session keeps the ones it was accepted with.</summary>
+    internal Pop3ServerOptions Options => _options;
     internal UserStore Users { get; }
     internal IMailboxStore Mailboxes { get; }
     internal TimeProvider Time { get; }
@@ -44,6 +46,17 @@ public sealed class Pop3Server : IAsyncDisposable
 
     /// <summary>The endpoints actually bound (port 0 resolved), in configuration order.</summary>
     public IReadOnlyList<IPEndPoint> BoundEndPoints => _listeners.Select(l => (IPEndPoint)l.LocalEndPoint!).ToList();
+
+    /// <summary>
+    /// Configuration reload: sessions accepted from now on use these options (limits, timeouts, plaintext-auth policy,
+    /// certificate); open sessions keep theirs and the listeners stay on their endpoints.
+    /// </summary>
+    public void Reconfigure(Pop3ServerOptions options)
+    {
+        options = options with { Endpoints = _options.Endpoints };
+        options.Validate();
+        _options = options;
+    }
 
     /// <summary>Sessions open now.</summary>
     public int SessionCount => _sessions.Count;
@@ -109,6 +122,7 @@ public sealed class Pop3Server : IAsyncDisposable
 
     private async Task RunConnectionAsync(Socket socket, bool implicitTls)
     {
+        var options = _options;
         IPAddress address;
         try
         {
@@ -128,9 +142,9 @@ public sealed class Pop3Server : IAsyncDisposable
         try
         {
             socket.NoDelay = true;
-            if (total > Options.MaxConnections || fromClient > Options.MaxConnectionsPerClient)
+            if (total > options.MaxConnections || fromClient > options.MaxConnectionsPerClient)
             {
-                Pop3Log.ConnectionRefused(Logger, address, total > Options.MaxConnections ? "too many connections" : "too many connections from this client");
+                Pop3Log.ConnectionRefused(Logger, address, total > options.MaxConnections ? "too many connections" : "too many connections from this client");
                 await RefuseAsync(socket, implicitTls).ConfigureAwait(false);
                 return;
             }

@@ -13,7 +13,9 @@ namespace RelayAppliance.Server.Smtp;
 /// <summary>
 /// Accepts SMTP connections on every configured endpoint, enforces the connection limits (total and per client)
 /// and runs one <see cref="SmtpSession"/> per connection. Stop: close the listeners, let sessions finish their
-/// transaction within the grace period, then cut what is left.
+/// transaction within the grace period, then cut what is left. What a reload may change (limits, policy, certificate)
+/// is one immutable <see cref="SmtpServerSettings"/> swapped by <see cref="Reconfigure"/>; each session reads it once,
+/// when it is accepted, and keeps it to the end (as Postfix's smtpd processes keep the configuration they started with).
 /// </summary>
 public sealed class SmtpServer : IAsyncDisposable
 {
@@ -23,28 +25,43 @@ public sealed class SmtpServer : IAsyncDisposable
     private readonly ConcurrentDictionary<IPAddress, int> _perClient = new();
     private readonly CancellationTokenSource _stopping = new();
     private int _connections;
+    private volatile SmtpServerSettings _settings;
 
     public SmtpServer(SmtpServerOptions options, RelayPolicy policy, UserStore users, MessageSpool spool, ILoggerFactory loggerFactory, TimeProvider time)
     {
-        Options = options;
-        Policy = policy;
+        _settings = new SmtpServerSettings(options, policy, null);
         Users = users;
         Spool = spool;
         Time = time;
         Logger = loggerFactory.CreateLogger("RelayAppliance.Smtp");
-        Replies = new HostReplies(options);
     }
 
-    internal SmtpServerOptions Options { get; }
-    internal RelayPolicy Policy { get; }
+    /// <summary>The settings new sessions start with.</summary>
+    internal SmtpServerSettings Settings => _settings;
+    internal SmtpServerOptions Options => _settings.Options;
+    internal RelayPolicy Policy => _settings.Policy;
     internal UserStore Users { get; }
 
     /// <summary>When set, local recipients must have a mailbox (550 5.1.1 at RCPT otherwise) within quota.</summary>
-    public MailboxDirectory? Mailboxes { get; init; }
+    public MailboxDirectory? Mailboxes
+    {
+        get => _settings.Mailboxes;
+        init => _settings = new SmtpServerSettings(_settings.Options, _settings.Policy, value);
+    }
     internal MessageSpool Spool { get; }
     internal TimeProvider Time { get; }
     internal ILogger Logger { get; }
-    internal HostReplies Replies { get; }
+    internal HostReplies Replies => _settings.Replies;
+
+    /// <summary>
+    /// Configuration reload: sessions accepted from now on use these options and this policy; open sessions keep theirs.
+    /// The listeners stay as they are (their endpoints are taken from the running options).
+    /// </summary>
+    public void Reconfigure(SmtpServerOptions options, RelayPolicy policy)
+    {
+        var current = _settings;
+        _settings = new SmtpServerSettings(options with { Endpoints = current.Options.Endpoints }, policy, current.Mailboxes);
+    }
     internal bool IsStopping => _stopping.IsCancellationRequested;
 
     /// <summary>The endpoints actually bound (port 0 resolved), in configuration order.</summary>
@@ -99,6 +116,7 @@ public sealed class SmtpServer : IAsyncDisposable
 
     private async Task RunConnectionAsync(Socket socket, bool implicitTls)
     {
+        var settings = _settings;
         IPAddress address;
         try
         {
@@ -119,13 +137,14 @@ public sealed class SmtpServer : IAsyncDisposable
         {
             socket.NoDelay = true;
             // Like Postfix (smtpd_client_event_limit_exceptions = $mynetworks), trusted networks have no per-client limit.
-            if (total > Options.MaxConnections || fromClient > Options.MaxConnectionsPerClient && !Policy.IsTrusted(address))
+            var options = settings.Options;
+            if (total > options.MaxConnections || fromClient > options.MaxConnectionsPerClient && !settings.Policy.IsTrusted(address))
             {
-                Log.ConnectionRefused(Logger, address, total > Options.MaxConnections ? "too many connections" : "too many connections from this client");
+                Log.ConnectionRefused(Logger, address, total > options.MaxConnections ? "too many connections" : "too many connections from this client");
                 await RefuseAsync(socket, implicitTls).ConfigureAwait(false);
                 return;
             }
-            var session = new SmtpSession(this, socket, address, implicitTls);
+            var session = new SmtpSession(this, settings, socket, address, implicitTls);
             _sessions.TryAdd(session, 0);
             try
             {
@@ -201,4 +220,14 @@ public sealed class SmtpServer : IAsyncDisposable
         await StopAsync().ConfigureAwait(false);
         _stopping.Dispose();
     }
+}
+
+/// <summary>What a session runs with, fixed when it is accepted; replaced as a whole on reload.</summary>
+internal sealed class SmtpServerSettings(SmtpServerOptions options, RelayPolicy policy, MailboxDirectory? mailboxes)
+{
+    public SmtpServerOptions Options { get; } = options;
+    public RelayPolicy Policy { get; } = policy;
+    public MailboxDirectory? Mailboxes { get; } = mailboxes;
+    /// <summary>Greeting and EHLO, encoded once per settings (they carry the limits and whether STARTTLS is offered).</summary>
+    public HostReplies Replies { get; } = new(options);
 }

@@ -26,6 +26,7 @@ internal sealed partial class SmtpSession
     private enum AuthStep : byte { None, PlainResponse, LoginUser, LoginPassword }
 
     private readonly SmtpServer _server;
+    private readonly SmtpServerSettings _settings; // as when accepted: a reload does not change an open session
     private readonly SmtpServerOptions _options;
     private readonly Socket _socket;
     private readonly IPAddress _clientAddress;
@@ -64,14 +65,20 @@ internal sealed partial class SmtpSession
     private int _authPasswordLength;
 
     public SmtpSession(SmtpServer server, Socket socket, IPAddress clientAddress, bool implicitTls)
+        : this(server, server.Settings, socket, clientAddress, implicitTls)
+    {
+    }
+
+    public SmtpSession(SmtpServer server, SmtpServerSettings settings, Socket socket, IPAddress clientAddress, bool implicitTls)
     {
         _server = server;
-        _options = server.Options;
+        _settings = settings;
+        _options = settings.Options;
         _socket = socket;
         _clientAddress = clientAddress;
         _client = clientAddress.ToString();
         _implicitTls = implicitTls;
-        _trustedClient = server.Policy.IsTrusted(clientAddress);
+        _trustedClient = settings.Policy.IsTrusted(clientAddress);
         _body = server.Spool.CreateBodyWriter();
         _lineScratch = new byte[Math.Max(_options.MaxCommandLine, 1024)];
         _idle = new CancellationTokenSource(Timeout.InfiniteTimeSpan, server.Time);
@@ -111,7 +118,7 @@ internal sealed partial class SmtpSession
                 return;
             }
             _envelope.SetSession(_client, _helo, _authUser, _tls is not null);
-            _writer.Write(_server.Replies.Greeting);
+            _writer.Write(_settings.Replies.Greeting);
             await _writer.FlushAsync().ConfigureAwait(false);
             await CommandLoopAsync().ConfigureAwait(false);
         }
@@ -346,9 +353,9 @@ internal sealed partial class SmtpSession
         _state = SmtpState.Identified;
         if (!esmtp)
         {
-            return Reply(_server.Replies.Helo);
+            return Reply(_settings.Replies.Helo);
         }
-        return Reply(_tls is null ? _server.Replies.EhloPlain : _server.Replies.EhloTls);
+        return Reply(_tls is null ? _settings.Replies.EhloPlain : _settings.Replies.EhloTls);
     }
 
     private Next HandleMail(ReadOnlySpan<byte> arguments)
@@ -397,14 +404,14 @@ internal sealed partial class SmtpSession
         }
         else
         {
-            decision = _server.Policy.Decide(arguments[rcpt.LocalPart], domain, MayRelay);
+            decision = _settings.Policy.Decide(arguments[rcpt.LocalPart], domain, MayRelay);
         }
         if (decision == RecipientDecision.Denied)
         {
             Log.RelayDenied(_server.Logger, _client);
             return Error(SmtpReplies.RelayAccessDenied);
         }
-        if (decision == RecipientDecision.Local && _server.Mailboxes is { } mailboxes)
+        if (decision == RecipientDecision.Local && _settings.Mailboxes is { } mailboxes)
         {
             // Only local recipients pay for the string: the relay path stays allocation-free.
             switch (mailboxes.Check(Encoding.UTF8.GetString(arguments[rcpt.Address]), _declaredSize))
@@ -496,7 +503,8 @@ internal sealed partial class SmtpSession
             using var handshakeTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(30), _server.Time);
             await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
             {
-                ServerCertificate = _options.Certificate,
+                // The newest certificate (a reload may have renewed it); the session's own if the reload removed TLS.
+                ServerCertificate = _server.Settings.Options.Certificate ?? _options.Certificate,
                 EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
                 ClientCertificateRequired = false,
             }, handshakeTimeout.Token).ConfigureAwait(false);
