@@ -67,9 +67,11 @@ internal static class Program
         var words = commandLine.Words;
         try
         {
-            return words.Count == 0 ? await RunCommand.RunAsync(configuration).ConfigureAwait(false) : words[0] switch
+            // SIGHUP re-reads the same file, the environment and these overrides.
+            RelaydConfiguration Reload() => SettingsLoader.Load(commandLine.ConfigFile, commandLine.Overrides);
+            return words.Count == 0 ? await RunCommand.RunAsync(configuration, Reload).ConfigureAwait(false) : words[0] switch
             {
-                "run" when words.Count == 1 => await RunCommand.RunAsync(configuration).ConfigureAwait(false),
+                "run" when words.Count == 1 => await RunCommand.RunAsync(configuration, Reload).ConfigureAwait(false),
                 "queue" => await QueueCommand.RunAsync(configuration, words.Skip(1).ToArray(), commandLine.Json, Console.Out, Console.Error).ConfigureAwait(false),
                 "user" => UserCommand.Run(configuration, words.Skip(1).ToArray(), Console.Out, Console.Error),
                 _ => throw new UsageException($"unknown command '{string.Join(' ', words)}'"),

@@ -7,6 +7,7 @@ using RelayAppliance.Delivery.Outbound;
 using RelayAppliance.Delivery.Scheduling;
 using RelayAppliance.Host.Admin;
 using RelayAppliance.Host.Configuration;
+using RelayAppliance.Host.Systemd;
 using RelayAppliance.Server.Accounts;
 using RelayAppliance.Server.Policy;
 using RelayAppliance.Server.Pop3;
@@ -16,12 +17,17 @@ using RelayAppliance.Spool.Mailboxes;
 
 namespace RelayAppliance.Host.Commands;
 
-/// <summary>`relayd run`: recover the spool, listen, serve until SIGTERM/SIGINT, then stop gracefully.</summary>
+/// <summary>
+/// `relayd run`: recover the spool, listen, serve until SIGTERM/SIGINT, then stop gracefully; SIGHUP reloads the
+/// configuration. Under systemd (NOTIFY_SOCKET) it reports READY=1 once serving, RELOADING=1/READY=1 around a reload,
+/// STOPPING=1 at a stop signal and pings the watchdog while healthy.
+/// </summary>
 internal static class RunCommand
 {
-    public static async Task<int> RunAsync(RelaydConfiguration configuration)
+    /// <param name="reload">Loads the configuration again for SIGHUP (same file and overrides); null: SIGHUP is ignored.</param>
+    public static async Task<int> RunAsync(RelaydConfiguration configuration, Func<RelaydConfiguration>? reload = null)
     {
-        using var loggerFactory = Logging.CreateFactory(configuration.LogLevel);
+        using var loggerFactory = Logging.CreateFactory(configuration.LogLevel, JournalStream.IsStandardError());
         var logger = loggerFactory.CreateLogger("relayd");
         var time = TimeProvider.System;
         var smtpOptions = SettingsLoader.CreateSmtpOptions(configuration);
@@ -96,17 +102,38 @@ internal static class RunCommand
             var resolver = new MxResolver(SettingsLoader.CreateDnsOptions(configuration), time, loggerFactory);
             var delivery = new DeliveryService(SettingsLoader.CreateDeliveryOptions(configuration), spool, resolver,
                 new OutboundOptions { HeloName = configuration.Hostname }, time, loggerFactory,
-                new LocalDelivery(mailboxStore, mailboxes.Resolve, mailboxes.QuotaBytes));
+                new LocalDelivery(mailboxStore, mailboxes.Resolve, () => mailboxes.QuotaBytes));
             delivery.Start();
 
             await using var admin = new AdminSocketServer(configuration, spool, loggerFactory, delivery);
             admin.Start();
 
+            using var notifier = SystemdNotifier.FromEnvironment();
+            var reloader = new ConfigurationReloader(reload ?? (() => configuration), configuration, server, pop3, mailboxes, users, logger);
             var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var reloadRequests = new SemaphoreSlim(0);
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnReloadSignal);
             logger.LogInformation("relayd {Version} ready: hostname {Hostname}, spool {Spool}", Program.Version, configuration.Hostname, configuration.SpoolDirectory);
-            await stop.Task.ConfigureAwait(false);
+            // Only now, with the spool and mailboxes recovered and every listener open: a unit ordered After=relayd
+            // may connect as soon as systemd sees READY=1.
+            notifier.Ready(ReadyStatus(server, pop3));
+            await using (SystemdWatchdog.Start(notifier, SystemdNotifier.WatchdogIntervalFromEnvironment(),
+                () => spool.Health != SpoolHealth.Failed && mailboxStore.Health != SpoolHealth.Failed, time, logger))
+            {
+                while (true)
+                {
+                    var reloadRequested = reloadRequests.WaitAsync();
+                    if (await Task.WhenAny(stop.Task, reloadRequested).ConfigureAwait(false) != reloadRequested)
+                    {
+                        break;
+                    }
+                    notifier.Reloading();
+                    reloader.Reload(); // logs what it refused or what needs a restart
+                    notifier.Ready(ReadyStatus(server, pop3));
+                }
+            }
 
             logger.LogInformation("Stopping: finishing open transactions (up to {Seconds} s)", smtpOptions.ShutdownGrace.TotalSeconds);
             await server.DisposeAsync().ConfigureAwait(false);
@@ -119,11 +146,26 @@ internal static class RunCommand
             void OnSignal(PosixSignalContext context)
             {
                 context.Cancel = true; // we exit ourselves, after the graceful stop
-                stop.TrySetResult();
+                if (stop.TrySetResult())
+                {
+                    notifier.Stopping();
+                }
+            }
+
+            void OnReloadSignal(PosixSignalContext context)
+            {
+                context.Cancel = true; // SIGHUP's default action would end the process
+                reloadRequests.Release();
             }
         }
         logger.LogInformation("Stopped");
         return Program.ExitOk;
+    }
+
+    private static string ReadyStatus(SmtpServer smtp, Pop3Server? pop3)
+    {
+        var endpoints = smtp.BoundEndPoints.Select(e => "SMTP " + e).Concat(pop3?.BoundEndPoints.Select(e => "POP3 " + e) ?? []);
+        return "Serving " + string.Join(", ", endpoints);
     }
 
     public static MessageSpool Open(RelaydConfiguration configuration, ILoggerFactory loggerFactory, TimeProvider time) =>
@@ -136,15 +178,28 @@ internal static class RunCommand
 
 internal static class Logging
 {
-    /// <summary>One line per event on stderr (journald keeps it); stdout stays clean for command output.</summary>
-    public static ILoggerFactory CreateFactory(LogLevel level) => LoggerFactory.Create(builder => builder
-        .SetMinimumLevel(level)
-        .AddFilter("FASTER", level > LogLevel.Warning ? level : LogLevel.Warning) // FASTER narrates recovery at Information
-        .AddSimpleConsole(options =>
+    /// <summary>
+    /// One line per event on stderr; stdout stays clean for command output. When stderr is the journal, the systemd
+    /// format: a "&lt;N&gt;" syslog priority prefix (journald maps it to PRIORITY=, so `journalctl -p warning` works) and no
+    /// timestamp (journald adds its own).
+    /// </summary>
+    public static ILoggerFactory CreateFactory(LogLevel level, bool journal = false) => LoggerFactory.Create(builder =>
+    {
+        builder.SetMinimumLevel(level)
+            .AddFilter("FASTER", level > LogLevel.Warning ? level : LogLevel.Warning); // FASTER narrates recovery at Information
+        if (journal)
         {
-            options.SingleLine = true;
-            options.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-            options.UseUtcTimestamp = true;
-        })
-        .AddConsole(options => options.LogToStandardErrorThreshold = LogLevel.Trace));
+            builder.AddSystemdConsole(options => options.IncludeScopes = false);
+        }
+        else
+        {
+            builder.AddSimpleConsole(options =>
+            {
+                options.SingleLine = true;
+                options.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+                options.UseUtcTimestamp = true;
+            });
+        }
+        builder.AddConsole(options => options.LogToStandardErrorThreshold = LogLevel.Trace);
+    });
 }

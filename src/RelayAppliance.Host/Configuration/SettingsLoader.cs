@@ -30,6 +30,8 @@ internal sealed record RelaydConfiguration(
     public string AdminSocketPath => Path.Combine(DataDirectory, "relayd.sock");
     public string MailboxDirectory => Path.Combine(DataDirectory, "mailboxes");
     public IReadOnlyList<ListenEndpoint> Pop3Endpoints { get; init; } = [];
+    /// <summary>Every key set in the file, environment or command line, as text ("Smtp:Listen:0" → "127.0.0.1:25").</summary>
+    public IReadOnlyDictionary<string, string> Values { get; init; } = new Dictionary<string, string>();
 }
 
 internal static class SettingsLoader
@@ -70,7 +72,45 @@ internal static class SettingsLoader
         {
             throw new ConfigurationException(e.Message);
         }
-        return Validate(settings);
+        var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, value) in root.AsEnumerable())
+        {
+            if (value is not null)
+            {
+                values[key] = value;
+            }
+        }
+        return Validate(settings) with { Values = values };
+    }
+
+    /// <summary>
+    /// Settings a reload does not apply: listeners, where the data lives, and what the delivery service and its resolver
+    /// were built with. Prefixes of configuration keys.
+    /// </summary>
+    private static readonly string[] RestartOnly =
+    [
+        "Smtp:Listen", "Smtp:ImplicitTlsListen", "Pop3:Enabled", "Pop3:Listen", "Pop3:ImplicitTlsListen",
+        "Relay:DataDirectory", "Relay:Hostname", "Spool", "Log", "Delivery", "Dns",
+    ];
+
+    /// <summary>The keys under <see cref="RestartOnly"/> whose value differs between two loads, sorted.</summary>
+    public static IReadOnlyList<string> RestartRequiredChanges(RelaydConfiguration running, RelaydConfiguration loaded)
+    {
+        var changed = new SortedSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var key in running.Values.Keys.Union(loaded.Values.Keys, StringComparer.OrdinalIgnoreCase))
+        {
+            if (!RestartOnly.Any(p => key.Equals(p, StringComparison.OrdinalIgnoreCase) || key.StartsWith(p + ":", StringComparison.OrdinalIgnoreCase)))
+            {
+                continue;
+            }
+            running.Values.TryGetValue(key, out var before);
+            loaded.Values.TryGetValue(key, out var after);
+            if (!string.Equals(before, after, StringComparison.Ordinal))
+            {
+                changed.Add(key);
+            }
+        }
+        return changed.ToList();
     }
 
     private static RelaydConfiguration Validate(RelaydSettings settings)
