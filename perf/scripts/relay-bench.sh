@@ -224,7 +224,7 @@ run_one() {
     if [ "$target" = postfix ]; then
         echo "    postfix log: $(grep -c "relay=mx1.$DOMAIN\[$SINK_IP\]:25,.*status=sent" "$PF/maillog" || true) sent via mx1.$DOMAIN[$SINK_IP]:25" >&2
     elif [ "$RELAYD_LOG" = Information ]; then
-        echo "    relayd log: $(grep -c '>: Delivered:' "$W/relayd.log" || true) delivered; e.g. $(grep -m1 '>: Delivered:' "$W/relayd.log" | cut -c1-160)" >&2
+        echo "    relayd log: $(grep -c 'status=sent' "$W/relayd.log" || true) delivered; e.g. $(grep -m1 'status=sent' "$W/relayd.log" | cut -c1-160)" >&2
     fi
     read -r rss pss <<<"$mem"
     calc "f'{$msgs / ($t_end - $t0):.0f} {$msgs / ($t_inj - $t0):.0f} {($cpu1 - $cpu0) * 1000 / $msgs:.2f} {$rss / 1024:.0f} {$pss / 1024:.0f} {($w1 - $w0) / 1024 / $msgs:.1f} {$dns1 - $dns0:.2f} {$t_end - $t_sink:.1f}'"

@@ -55,6 +55,9 @@ public sealed class EnvelopeBuilder
 
     public int RecipientCount => _recipientCount;
 
+    /// <summary>The reverse-path of the current transaction (empty for the null sender &lt;&gt;).</summary>
+    public ReadOnlySpan<byte> Sender => _sender.AsSpan(0, _senderLength);
+
     /// <summary>Facts about the session for the trace and queue listing; set once per session (or after STARTTLS/AUTH).</summary>
     public void SetSession(string clientAddress, string helo, string? authenticatedUser, bool tls)
     {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using RelayAppliance.Delivery.Dns;
@@ -289,8 +290,41 @@ public sealed partial class DeliveryService
         _stopping.Dispose();
     }
 
-    [LoggerMessage(3200, LogLevel.Information, "{MessageId} <{Recipient}>: {Outcome}: {Detail}")]
-    private static partial void LogResult(ILogger logger, string messageId, string recipient, string outcome, string detail);
+    /// <summary>
+    /// One line per recipient, queue id first, as Postfix's smtp/local agents log them (sent and deferred at
+    /// Information, bounced at Warning), then "removed" once the message has left the queue.
+    /// </summary>
+    private void LogResults(QueuedMessageInfo message, List<RecipientResult> results)
+    {
+        if (!_logger.IsEnabled(LogLevel.Information))
+        {
+            return;
+        }
+        var id = message.Id.ToString();
+        var delay = Math.Max(0, (_time.GetUtcNow() - message.ReceivedAt).TotalSeconds).ToString("0.##", CultureInfo.InvariantCulture);
+        foreach (var result in results)
+        {
+            var recipient = message.Recipients[result.RecipientIndex];
+            var relay = result.RemoteHost ?? (recipient.Route == RecipientRoute.Local ? "local" : "none");
+            var (level, status) = result.Outcome switch
+            {
+                RecipientOutcome.Delivered => (LogLevel.Information, "sent"),
+                RecipientOutcome.Deferred => (LogLevel.Information, "deferred"),
+                _ => (LogLevel.Warning, "bounced"),
+            };
+            LogResult(_logger, level, id, recipient.Address, relay, delay, status, result.Detail);
+        }
+        if (_spool.Find(message.Id) is null)
+        {
+            LogRemoved(_logger, id);
+        }
+    }
+
+    [LoggerMessage(EventId = 3200, Message = "{MessageId}: to=<{Recipient}>, relay={Relay}, delay={Delay}, status={Status} ({Detail})")]
+    private static partial void LogResult(ILogger logger, LogLevel level, string messageId, string recipient, string relay, string delay, string status, string detail);
+
+    [LoggerMessage(3204, LogLevel.Information, "{MessageId}: removed")]
+    private static partial void LogRemoved(ILogger logger, string messageId);
 
     [LoggerMessage(3201, LogLevel.Error, "Delivery attempt for {MessageId} failed; retrying later")]
     private static partial void LogAttemptFailed(ILogger logger, string messageId, Exception exception);

@@ -351,10 +351,7 @@ public sealed partial class DeliveryService : IAsyncDisposable
             // After the warning was queued: a crash in between repeats the warning rather than losing it.
             await _spool.MarkDelayWarnedAsync(message.Id, CancellationToken.None).ConfigureAwait(false);
         }
-        foreach (var result in results)
-        {
-            LogResult(_logger, message.Id.ToString(), message.Recipients[result.RecipientIndex].Address, result.Outcome.ToString(), result.Detail);
-        }
+        LogResults(message, results);
         if (next is { } due)
         {
             lock (_gate)

@@ -12,8 +12,9 @@ internal static partial class Log
     [LoggerMessage(1001, LogLevel.Warning, "Refused connection from {Client}: {Reason}")]
     public static partial void ConnectionRefused(ILogger logger, IPAddress client, string reason);
 
-    [LoggerMessage(1002, LogLevel.Information, "Queued {MessageId} from {Client}: {Size} bytes, {Recipients} recipients")]
-    public static partial void MessageQueued(ILogger logger, RelayAppliance.Spool.MessageId messageId, string client, long size, int recipients);
+    /// <summary>Queue id first, as Postfix's qmgr logs an accepted message.</summary>
+    [LoggerMessage(1002, LogLevel.Information, "{MessageId}: from=<{Sender}>, size={Size}, nrcpt={Recipients}, client={Client}")]
+    public static partial void MessageQueued(ILogger logger, RelayAppliance.Spool.MessageId messageId, string sender, long size, int recipients, string client);
 
     [LoggerMessage(1003, LogLevel.Warning, "Session {Client}: discarded {Bytes} bytes pipelined after STARTTLS (injection attempt)")]
     public static partial void StartTlsInjection(ILogger logger, string client, long bytes);

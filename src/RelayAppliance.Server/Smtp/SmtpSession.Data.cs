@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Text;
 using System.Text.Unicode;
+using Microsoft.Extensions.Logging;
 using RelayAppliance.Protocol.Smtp;
 using RelayAppliance.Server.Logging;
 using RelayAppliance.Spool;
@@ -187,7 +189,10 @@ internal sealed partial class SmtpSession
             FailTransaction(SmtpReplies.LocalError);
             return;
         }
-        Log.MessageQueued(_server.Logger, id, _client, size, _envelope.RecipientCount);
+        if (_server.Logger.IsEnabled(LogLevel.Information))
+        {
+            Log.MessageQueued(_server.Logger, id, Encoding.UTF8.GetString(_envelope.Sender), size, _envelope.RecipientCount, _client);
+        }
         ResetTransaction();
         var span = _writer.GetSpan(64);
         Utf8.TryWrite(span, $"250 2.0.0 Ok: queued as {id.Value:x16}\r\n", out var written);
