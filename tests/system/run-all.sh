@@ -15,7 +15,7 @@ shift
 RELAYD=$(readlink -f "$RELAYD")
 HERE=$(cd "$(dirname "$0")" && pwd)
 TESTS=("$@")
-[ ${#TESTS[@]} -gt 0 ] || TESTS=(t-cli t-smtp t-deliver t-pop3 t-load t-deliver-crash t-crash t-memory)
+[ ${#TESTS[@]} -gt 0 ] || TESTS=(t-cli t-smtp t-deliver t-pop3 t-systemd t-load t-deliver-crash t-crash t-memory)
 TEST_TIMEOUT=${TEST_TIMEOUT:-300}  # seconds per test script
 
 [ -x "$RELAYD" ] || { echo "FAIL: relayd binary $RELAYD not found or not executable"; exit 1; }
