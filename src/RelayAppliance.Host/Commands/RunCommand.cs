@@ -30,6 +30,14 @@ internal static class RunCommand
         using var loggerFactory = Logging.CreateFactory(configuration.LogLevel, JournalStream.IsStandardError());
         var logger = loggerFactory.CreateLogger("relayd");
         var time = TimeProvider.System;
+        // From the start: SIGHUP's default action would end relayd while it recovers the spool. A reload asked for
+        // before READY=1 runs right after it.
+        using var reloadRequests = new SemaphoreSlim(0);
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            reloadRequests.Release();
+        });
         var smtpOptions = SettingsLoader.CreateSmtpOptions(configuration);
 
         Directory.CreateDirectory(configuration.DataDirectory);
@@ -111,10 +119,8 @@ internal static class RunCommand
             using var notifier = SystemdNotifier.FromEnvironment();
             var reloader = new ConfigurationReloader(reload ?? (() => configuration), configuration, server, pop3, mailboxes, users, logger);
             var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            using var reloadRequests = new SemaphoreSlim(0);
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-            using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnReloadSignal);
             logger.LogInformation("relayd {Version} ready: hostname {Hostname}, spool {Spool}", Program.Version, configuration.Hostname, configuration.SpoolDirectory);
             // Only now, with the spool and mailboxes recovered and every listener open: a unit ordered After=relayd
             // may connect as soon as systemd sees READY=1.
@@ -152,11 +158,6 @@ internal static class RunCommand
                 }
             }
 
-            void OnReloadSignal(PosixSignalContext context)
-            {
-                context.Cancel = true; // SIGHUP's default action would end the process
-                reloadRequests.Release();
-            }
         }
         logger.LogInformation("Stopped");
         return Program.ExitOk;
