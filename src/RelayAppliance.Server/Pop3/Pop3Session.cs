@@ -7,6 +7,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography;
 using RelayAppliance.Protocol.Pop3;
 using RelayAppliance.Protocol.Smtp;
+using RelayAppliance.Server.Listening;
 using RelayAppliance.Server.Logging;
 
 namespace RelayAppliance.Server.Pop3;
@@ -17,7 +18,7 @@ namespace RelayAppliance.Server.Pop3;
 /// session needs more input (PIPELINING, RFC 2449 §6.6). Steps that need I/O (login, RETR/TOP, long listings, STLS,
 /// QUIT's commit) end the batch and run before the next line is looked at.
 /// </summary>
-internal sealed partial class Pop3Session
+internal sealed partial class Pop3Session : IHostedSession
 {
     private enum Next : byte { ReadMore, Login, StartTls, SendMessage, ListAll, UidlAll, Quit, Close }
 

@@ -1,9 +1,9 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using RelayAppliance.Protocol.Smtp;
 using RelayAppliance.Server.Accounts;
+using RelayAppliance.Server.Listening;
 using RelayAppliance.Server.Logging;
 using RelayAppliance.Server.Policy;
 using RelayAppliance.Spool;
@@ -17,19 +17,15 @@ namespace RelayAppliance.Server.Smtp;
 /// is one immutable <see cref="SmtpServerSettings"/> swapped by <see cref="Reconfigure"/>; each session reads it once,
 /// when it is accepted, and keeps it to the end (as Postfix's smtpd processes keep the configuration they started with).
 /// </summary>
-public sealed class SmtpServer : IAsyncDisposable
+public sealed class SmtpServer : IAsyncDisposable, IListenerOwner<SmtpSession>
 {
-    private readonly List<Socket> _listeners = [];
-    private readonly List<Task> _acceptLoops = [];
-    private readonly ConcurrentDictionary<SmtpSession, byte> _sessions = new();
-    private readonly ConcurrentDictionary<IPAddress, int> _perClient = new();
-    private readonly CancellationTokenSource _stopping = new();
-    private int _connections;
+    private readonly ListenerHost<SmtpSession> _host;
     private volatile SmtpServerSettings _settings;
 
     public SmtpServer(SmtpServerOptions options, RelayPolicy policy, UserStore users, MessageSpool spool, ILoggerFactory loggerFactory, TimeProvider time)
     {
         _settings = new SmtpServerSettings(options, policy, null);
+        _host = new ListenerHost<SmtpSession>(this);
         Users = users;
         Spool = spool;
         Time = time;
@@ -62,163 +58,39 @@ public sealed class SmtpServer : IAsyncDisposable
         var current = _settings;
         _settings = new SmtpServerSettings(options with { Endpoints = current.Options.Endpoints }, policy, current.Mailboxes);
     }
-    internal bool IsStopping => _stopping.IsCancellationRequested;
+    internal bool IsStopping => _host.IsStopping;
 
     /// <summary>The endpoints actually bound (port 0 resolved), in configuration order.</summary>
-    public IReadOnlyList<IPEndPoint> BoundEndPoints => _listeners.Select(l => (IPEndPoint)l.LocalEndPoint!).ToList();
+    public IReadOnlyList<IPEndPoint> BoundEndPoints => _host.BoundEndPoints;
 
-    /// <summary>Binds every endpoint; throws SocketException naming nothing bound when one fails.</summary>
-    public void Start()
-    {
-        foreach (var endpoint in Options.Endpoints)
-        {
-            var socket = new Socket(endpoint.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-            try
-            {
-                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-                socket.Bind(endpoint.EndPoint);
-                socket.Listen(512);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-            _listeners.Add(socket);
-            Log.Listening(Logger, socket.LocalEndPoint!, endpoint.ImplicitTls);
-        }
-        for (var i = 0; i < _listeners.Count; i++)
-        {
-            _acceptLoops.Add(AcceptLoopAsync(_listeners[i], Options.Endpoints[i].ImplicitTls));
-        }
-    }
+    /// <summary>Binds every endpoint; throws SocketException when one fails (nothing stays bound then).</summary>
+    public void Start() => _host.Start(Options.Endpoints);
 
-    private async Task AcceptLoopAsync(Socket listener, bool implicitTls)
-    {
-        while (!_stopping.IsCancellationRequested)
-        {
-            Socket client;
-            try
-            {
-                client = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException && _stopping.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (SocketException)
-            {
-                continue; // a connection reset before accept completed
-            }
-            _ = RunConnectionAsync(client, implicitTls);
-        }
-    }
-
-    private async Task RunConnectionAsync(Socket socket, bool implicitTls)
+    SmtpSession? IListenerOwner<SmtpSession>.Admit(Socket socket, IPAddress client, bool implicitTls, int connections, int fromClient)
     {
         var settings = _settings;
-        IPAddress address;
-        try
+        var options = settings.Options;
+        // Like Postfix (smtpd_client_event_limit_exceptions = $mynetworks), trusted networks have no per-client limit.
+        if (connections > options.MaxConnections || fromClient > options.MaxConnectionsPerClient && !settings.Policy.IsTrusted(client))
         {
-            address = ((IPEndPoint)socket.RemoteEndPoint!).Address;
+            Log.ConnectionRefused(Logger, client, connections > options.MaxConnections ? "too many connections" : "too many connections from this client");
+            return null;
         }
-        catch (SocketException)
-        {
-            socket.Dispose(); // reset before we looked at it
-            return;
-        }
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-        var total = Interlocked.Increment(ref _connections);
-        var fromClient = _perClient.AddOrUpdate(address, 1, static (_, n) => n + 1);
-        try
-        {
-            socket.NoDelay = true;
-            // Like Postfix (smtpd_client_event_limit_exceptions = $mynetworks), trusted networks have no per-client limit.
-            var options = settings.Options;
-            if (total > options.MaxConnections || fromClient > options.MaxConnectionsPerClient && !settings.Policy.IsTrusted(address))
-            {
-                Log.ConnectionRefused(Logger, address, total > options.MaxConnections ? "too many connections" : "too many connections from this client");
-                await RefuseAsync(socket, implicitTls).ConfigureAwait(false);
-                return;
-            }
-            var session = new SmtpSession(this, settings, socket, address, implicitTls);
-            _sessions.TryAdd(session, 0);
-            try
-            {
-                await session.RunAsync().ConfigureAwait(false);
-            }
-            finally
-            {
-                _sessions.TryRemove(session, out _);
-            }
-        }
-        finally
-        {
-            socket.Dispose();
-            Interlocked.Decrement(ref _connections);
-            if (_perClient.AddOrUpdate(address, 0, static (_, n) => n - 1) <= 0)
-            {
-                _perClient.TryRemove(new KeyValuePair<IPAddress, int>(address, 0));
-            }
-        }
+        return new SmtpSession(this, settings, socket, client, implicitTls);
     }
 
-    private static async Task RefuseAsync(Socket socket, bool implicitTls)
-    {
-        if (implicitTls)
-        {
-            return; // no TLS handshake for a connection we refuse; just close
-        }
-        try
-        {
-            await socket.SendAsync(SmtpReplies.TooManyConnections.ToArray(), SocketFlags.None).ConfigureAwait(false);
-            socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (SocketException)
-        {
-        }
-    }
+    ReadOnlyMemory<byte> IListenerOwner<SmtpSession>.RefusalReply => TooManyConnections;
+    private static readonly byte[] TooManyConnections = SmtpReplies.TooManyConnections.ToArray();
+    void IListenerOwner<SmtpSession>.Listening(EndPoint endPoint, bool implicitTls) => Log.Listening(Logger, endPoint, implicitTls);
+    void IListenerOwner<SmtpSession>.Stopping(int openSessions) => Log.Stopping(Logger, openSessions);
 
     /// <summary>Stops accepting, lets open transactions finish within the grace period, then aborts the rest.</summary>
-    public async Task StopAsync()
-    {
-        if (_stopping.IsCancellationRequested)
-        {
-            return;
-        }
-        _stopping.Cancel();
-        foreach (var listener in _listeners)
-        {
-            listener.Dispose();
-        }
-        await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
-        Log.Stopping(Logger, _sessions.Count);
-        foreach (var session in _sessions.Keys)
-        {
-            session.RequestStop();
-        }
-        var deadline = Time.GetUtcNow() + Options.ShutdownGrace;
-        while (!_sessions.IsEmpty && Time.GetUtcNow() < deadline)
-        {
-            await Task.Delay(20).ConfigureAwait(false);
-        }
-        foreach (var session in _sessions.Keys)
-        {
-            session.Abort();
-        }
-        for (var i = 0; i < 500 && !_sessions.IsEmpty; i++)
-        {
-            await Task.Delay(10).ConfigureAwait(false); // aborted sessions unwind as their reads fail
-        }
-    }
+    public Task StopAsync() => _host.StopAsync(Options.ShutdownGrace);
 
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
-        _stopping.Dispose();
+        _host.Dispose();
     }
 }
 

@@ -8,6 +8,7 @@ using System.Security.Authentication;
 using System.Text;
 using System.Text.Unicode;
 using RelayAppliance.Protocol.Smtp;
+using RelayAppliance.Server.Listening;
 using RelayAppliance.Server.Logging;
 using RelayAppliance.Server.Accounts;
 using RelayAppliance.Server.Policy;
@@ -20,7 +21,7 @@ namespace RelayAppliance.Server.Smtp;
 /// answered in order into the output pipe, which is flushed only when the session needs more input (PIPELINING,
 /// RFC 2920). DATA and BDAT stream into the spool's body writer chunk by chunk, so memory per session is bounded.
 /// </summary>
-internal sealed partial class SmtpSession
+internal sealed partial class SmtpSession : IHostedSession
 {
     private enum Next : byte { ReadMore, Data, Bdat, StartTls, VerifyAuth, Quit, Close }
     private enum AuthStep : byte { None, PlainResponse, LoginUser, LoginPassword }
