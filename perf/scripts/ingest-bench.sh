@@ -10,27 +10,27 @@
 # the machine, and no DNS is ever queried. Every run is bounded by a timeout. Writes $OUT (markdown).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=lib.sh
+. "$REPO/perf/scripts/lib.sh"
 RELAYD=$(readlink -f "${1:-$REPO/artifacts/relayd}")
 REPS=${REPS:-3} MSGS=${MSGS:-20000} SIZE=${SIZE:-1024} SESSIONS=${SESSIONS:-"50 20"} LAT_MSGS=${LAT_MSGS:-5000}
 OUT=${OUT:-$REPO/perf/RESULTS.md}
 RUN_TIMEOUT=300  # seconds for one smtp-source run
 
 if [ "${BENCH_IN_NETNS:-}" != 1 ]; then
-    [ "$(id -u)" = 0 ] || { echo "needs root (unshare -n, Postfix instance)"; exit 1; }
-    for tool in smtp-source smtp-sink postfix python3 unshare ip; do
-        command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install postfix iproute2)"; exit 1; }
-    done
-    [ -x "$RELAYD" ] || { echo "relayd binary $RELAYD not found: dotnet publish src/RelayAppliance.Host -c Release -o artifacts"; exit 1; }
-    exec unshare -n env BENCH_IN_NETNS=1 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)" bash "$0" "$@"
+    require_root "unshare -n, Postfix instance"
+    require_tools smtp-source smtp-sink postfix python3 unshare ip
+    require_relayd "$RELAYD"
+    exec unshare -n env BENCH_IN_NETNS=1 LOAD_BEFORE="$(loadavg)" bash "$0" "$@"
 fi
 ip link set lo up
 
 W=$(mktemp -d /tmp/ingest-bench.XXXXXX)
 chmod 755 "$W"  # the Postfix daemons (user postfix) must reach their queue below it
 PIDS=()
-PF_CONF=
+PF=$W/postfix
 cleanup() {
-    [ -z "$PF_CONF" ] || postfix -c "$PF_CONF" stop >/dev/null 2>&1 || true
+    pf_stop "$PF"
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     rm -rf "$W"
 }
@@ -38,84 +38,19 @@ trap cleanup EXIT
 
 SINK=127.0.0.20:2525 POSTFIX=127.0.0.30:2525 RELAY=127.0.0.40:2525
 
-wait_banner() {  # HOST PORT: poll up to 30 s for a 220 greeting
-    local end=$((SECONDS + 30)) line
-    while [ $SECONDS -lt $end ]; do
-        if { exec 9<>"/dev/tcp/$1/$2"; } 2>/dev/null; then
-            line=$(timeout 5 head -c 3 <&9 || true); exec 9>&-
-            [ "$line" = 220 ] && return 0
-        fi
-        sleep 0.1
-    done
-    echo "no SMTP banner from $1:$2" >&2; return 1
-}
-
 # --- (i) smtp-sink: accepts everything, writes nothing ----------------------------------------------
 smtp-sink -u nobody -m 1000 "$SINK" 1024 >"$W/sink.log" 2>&1 &
 PIDS+=($!); disown $!  # killed at exit; disown keeps bash from reporting that
 wait_banner ${SINK/:/ }
 
 # --- (ii) a private stock Postfix: its own config and queue under $W, discard after queueing ---------
-# Stock settings except what makes it a loopback-only acceptor: no DNS, no peer name lookups, no local
-# recipient checks, every transport = discard (so the measured path is smtpd -> cleanup (fsync) -> queue).
-PF=$W/postfix PF_CONF=$W/postfix/etc
-mkdir -p "$PF_CONF" "$PF/queue" "$PF/data"
-chown postfix "$PF/data"
-cat >"$PF_CONF/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $PF/queue
-data_directory = $PF/data
-mail_owner = postfix
-setgid_group = postdrop
-inet_protocols = ipv4
-inet_interfaces = loopback-only
-myhostname = bench-postfix.example.test
-mydestination = example.test
-mynetworks = 127.0.0.0/8
-local_recipient_maps =
-alias_maps =
-alias_database =
-local_transport = discard
-default_transport = discard
-relay_transport = discard
-smtpd_peername_lookup = no
-smtp_dns_support_level = disabled
-smtputf8_enable = no
-biff = no
-append_dot_mydomain = no
-maillog_file = $PF/maillog
-maillog_file_prefixes = /tmp
-EOF
-# master.cf: only the services this path needs, no chroot (the queue is not under /var/spool/postfix).
-cat >"$PF_CONF/master.cf" <<EOF
-$POSTFIX  inet  n - n - - smtpd
-cleanup   unix  n - n - 0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-rewrite   unix  - - n - - trivial-rewrite
-bounce    unix  - - n - 0 bounce
-defer     unix  - - n - 0 bounce
-trace     unix  - - n - 0 bounce
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n - - proxymap
-showq     unix  n - n - - showq
-error     unix  - - n - - error
-retry     unix  - - n - - error
-discard   unix  - - n - - discard
-anvil     unix  - - n - 1 anvil
-scache    unix  - - n - 1 scache
-postlog   unix-dgram n - n - 1 postlogd
-EOF
-postfix -c "$PF_CONF" check >/dev/null 2>&1 || true  # creates the queue directories with Postfix's owners
-postfix -c "$PF_CONF" start >/dev/null 2>&1 || { echo "postfix did not start:"; tail "$PF/maillog"; exit 1; }
-wait_banner ${POSTFIX/:/ }
+# Stock settings except what makes it a loopback-only acceptor (perf/scripts/lib.sh, pf_config): no DNS, no peer
+# name lookups, no local recipient checks, every transport = discard (so the measured path is smtpd -> cleanup
+# (fsync) -> queue).
+pf_config "$PF" "$POSTFIX" discard
+pf_start "$PF" "$POSTFIX" || { echo "postfix did not start:"; tail "$PF/maillog"; exit 1; }
 
-postfix_drain() {  # wait (max 120 s) until the discard agent emptied the queue, so runs do not overlap
-    local end=$((SECONDS + 120))
-    while [ $SECONDS -lt $end ]; do
-        [ -z "$(find "$PF/queue/incoming" "$PF/queue/active" "$PF/queue/maildrop" -type f 2>/dev/null | head -1)" ] && return 0
-        sleep 0.5
-    done
-}
+postfix_drain() { pf_drain "$PF" 120 || true; }  # the discard agent emptied the queue, so runs do not overlap
 
 # --- (iii) relayd: a fresh data directory per run -------------------------------------------------
 RELAYD_PID=
@@ -141,7 +76,6 @@ run_source() {
     t1=$(date +%s.%N)
     python3 -c "print(f'{$MSGS / ($t1 - $t0):.0f}')"
 }
-median() { printf '%s\n' "$@" | grep -v fail | sort -n | awk '{v[NR]=$1} END {print NR ? v[int((NR+1)/2)] : "fail"}'; }
 
 # Rounds interleave the targets (sink, postfix, relayd, sink, ...) so that load from other work on the
 # machine hits all three alike instead of one block of runs.
@@ -181,7 +115,6 @@ relayd_start; read -r RL50 RL99 < <(latency $RELAY); relayd_stop
 postfix_drain; read -r PL50 PL99 < <(latency $POSTFIX)
 read -r SL50 SL99 < <(latency $SINK)
 
-ratio() { python3 -c "a, b = '$1', '$2'; print('n/a' if 'fail' in (a, b) else f'{float(a) / float(b):.2f}')"; }
 SECTION=$W/section.md
 {
     echo "<!-- ingest-bench:begin -->"
@@ -192,8 +125,8 @@ SECTION=$W/section.md
     echo "- Date: $(date -u +%Y-%m-%dT%H:%MZ)"
     echo "- Command: \`REPS=$REPS MSGS=$MSGS SIZE=$SIZE perf/scripts/ingest-bench.sh\` (as root); each rate is"
     echo "  \`smtp-source -s S -m $MSGS -l $SIZE\` wall time, median of $REPS runs (all runs listed)"
-    echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr), disk $(df -h "$W" | awk 'NR==2 {print $1}') ($(findmnt -no FSTYPE -T "$W"))"
-    echo "- Load average before the run: ${LOAD_BEFORE:-?}, after: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared with other"
+    echo "- Machine: $(machine_facts "$W")"
+    echo "- Load average before the run: ${LOAD_BEFORE:-?}, after: $(loadavg) (the machine is shared with other"
     echo "  builds; runs are interleaved sink/postfix/relayd so such load hits the three alike)"
     echo "- relayd $("$RELAYD" --version | awk '{print $2}') ($RELAYD); Postfix $(postconf -d -h mail_version) (private instance, discard transport); smtp-sink from the same package"
     echo "- Client, servers and disk share the machine's cores; all traffic is on loopback inside one network namespace."
@@ -220,15 +153,5 @@ SECTION=$W/section.md
     echo "<!-- ingest-bench:end -->"
 } >"$SECTION"
 # Replace only this script's section of $OUT: the other benchmarks' sections and the hand notes stay.
-python3 - "$SECTION" "$OUT" <<'PYEOF'
-import re, sys
-section, out = open(sys.argv[1]).read().rstrip("\n"), sys.argv[2]
-try:
-    text = open(out).read()
-except FileNotFoundError:
-    text = ""
-pattern = re.compile(r"<!-- ingest-bench:begin -->.*?<!-- ingest-bench:end -->", re.S)
-text = pattern.sub(lambda m: section, text) if pattern.search(text) else section + "\n\n" + text.lstrip("\n")
-open(out, "w").write(text)
-PYEOF
+results_replace ingest-bench "$SECTION" "$OUT" top
 cat "$SECTION"

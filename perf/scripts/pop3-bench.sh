@@ -19,20 +19,19 @@
 # (unshare -n): every target is on 127.0.0.x, nothing leaves the machine, no DNS. Every step has a timeout.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=lib.sh
+. "$REPO/perf/scripts/lib.sh"  # also resolves $PY once (a pyenv shim costs ~0.1-1 s per call under load)
 RELAYD=$(readlink -f "${1:-$REPO/artifacts/relayd}")
 REPS=${REPS:-3} USERS=${USERS:-50} SMALL_MSGS=${SMALL_MSGS:-400} LARGE_MSGS=${LARGE_MSGS:-10}
 BIG_MSGS=${BIG_MSGS:-100000} FILL_CHUNKS=${FILL_CHUNKS:-5} OPEN_REPS=${OPEN_REPS:-7} RESTARTS=${RESTARTS:-3} PROCS=${PROCS:-2}
 OUT=${OUT:-$REPO/perf/RESULTS.md}
 LOAD=$REPO/perf/scripts/pop3load.py
-PY=${PY:-$(python3 -c 'import sys; print(sys.executable)')}  # once: a pyenv shim costs ~0.1-1 s per call under load
 
 if [ "${BENCH_IN_NETNS:-}" != 1 ]; then
-    [ "$(id -u)" = 0 ] || { echo "needs root (unshare -n)"; exit 1; }
-    for tool in smtp-source python3 unshare ip curl; do
-        command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install postfix iproute2 curl)"; exit 1; }
-    done
-    [ -x "$RELAYD" ] || { echo "relayd binary $RELAYD not found: dotnet publish src/RelayAppliance.Host -c Release -o artifacts"; exit 1; }
-    exec unshare -n env BENCH_IN_NETNS=1 PY="$PY" LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)" bash "$0" "$@"
+    require_root "unshare -n"
+    require_tools smtp-source python3 unshare ip curl
+    require_relayd "$RELAYD"
+    exec unshare -n env BENCH_IN_NETNS=1 PY="$PY" LOAD_BEFORE="$(loadavg)" bash "$0" "$@"
 fi
 ip link set lo up
 
@@ -112,7 +111,6 @@ rss_settled() {
     sleep 1
     for _ in 1 2 3 4 5; do rss_kb; sleep 0.2; done | sort -n | sed -n 3p
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print NR ? v[int((NR+1)/2)] : "n/a"}'; }
 jget() { "$PY" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
 # ==== (A) 50 mailboxes of small and of large messages ===============================================
@@ -220,8 +218,8 @@ log "RSS with big@ open: $RSSB0 -> $RSSB1 kB"
 export RUNS_S="${RUNS[s]}" RUNS_L="${RUNS[l]}" OPEN_ONE OPEN_BIG
 export RSS0 RSS50 RSS100 RSS_AFTER RSS50W RSS_PEAK_A RSSB0 RSSB1 RSS_PEAK_B USERS REPS PROCS SMALL_MSGS LARGE_MSGS BIG_MSGS OPEN_REPS
 export START_EMPTY_S RESTART_A_S RESTART_B FIRST_OPEN STOPS FILL_S FILL_RATES FILL_CHUNKS DISK_B
-export DATE=$(date -u +%Y-%m-%dT%H:%MZ) LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
-export MACHINE="$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr), disk $(df -h "$W" | awk 'NR==2 {print $1}') ($(findmnt -no FSTYPE -T "$W"))"
+export DATE=$(date -u +%Y-%m-%dT%H:%MZ) LOAD_AFTER=$(loadavg)
+export MACHINE="$(machine_facts "$W")"
 export VERSION="$("$RELAYD" --version | awk '{print $2}') ($RELAYD, $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
 export PYVER=$("$PY" -c 'import sys; print(sys.version.split()[0])')
 "$PY" - <<'PYEOF' >"$W/section.md"
@@ -318,18 +316,5 @@ for pair in e["FILL_RATES"].split():
     print(f"| {int(held):,} | {rate} |")
 print("<!-- pop3-bench:end -->")
 PYEOF
-"$PY" - "$OUT" "$W/section.md" <<'PYEOF'
-import sys
-out, sec = sys.argv[1], open(sys.argv[2]).read()
-try:
-    text = open(out).read()
-except FileNotFoundError:
-    text = ""
-b, e = "<!-- pop3-bench:begin -->", "<!-- pop3-bench:end -->"
-if b in text and e in text:
-    text = text[:text.index(b)] + sec.rstrip("\n") + text[text.index(e) + len(e):]
-else:
-    text = text.rstrip("\n") + "\n\n" + sec
-open(out, "w").write(text if text.endswith("\n") else text + "\n")
-PYEOF
+results_replace pop3-bench "$W/section.md" "$OUT"
 cat "$W/section.md"

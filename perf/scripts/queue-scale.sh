@@ -15,6 +15,8 @@
 # Every step is bounded by a timeout. Writes a section between queue-scale markers in $OUT.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=lib.sh
+. "$REPO/perf/scripts/lib.sh"
 RELAYD=$(readlink -f "${1:-$REPO/artifacts/relayd}")
 COUNT=${COUNT:-1000000} SMALL_COUNT=${SMALL_COUNT:-1000} SIZE=${SIZE:-1024} SESSIONS=${SESSIONS:-50}
 BATCH=${BATCH:-50000} RESTARTS=${RESTARTS:-3} FILL_DEADLINE=${FILL_DEADLINE:-3600} IDLE=${IDLE:-60} SETTLE=${SETTLE:-30} PROFILE=${PROFILE:-auto}
@@ -22,17 +24,15 @@ SCALE_DIR=${SCALE_DIR:-/tmp} OUT=${OUT:-$REPO/perf/RESULTS.md}
 TARGET_RESTART=5
 
 if [ "${BENCH_IN_NETNS:-}" != 1 ]; then
-    [ "$(id -u)" = 0 ] || { echo "needs root (unshare -n)"; exit 1; }
-    for tool in smtp-source python3 unshare ip du; do
-        command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install postfix iproute2)"; exit 1; }
-    done
-    [ -x "$RELAYD" ] || { echo "relayd binary $RELAYD not found: dotnet publish src/RelayAppliance.Host -c Release -o artifacts"; exit 1; }
+    require_root "unshare -n"
+    require_tools smtp-source python3 unshare ip du
+    require_relayd "$RELAYD"
     need_kb=$(( (COUNT + SMALL_COUNT) * 4 + 1048576 ))  # ~4 KiB per message on disk at most, plus 1 GiB slack
     free_kb=$(df -Pk "$SCALE_DIR" | awk 'NR==2 {print $4}')
     [ "$free_kb" -gt "$need_kb" ] || { echo "not enough free disk in $SCALE_DIR: $free_kb kB free, want $need_kb kB"; exit 1; }
     CMDLINE="$(env | grep -E '^(COUNT|SMALL_COUNT|SIZE|SESSIONS|BATCH|RESTARTS|FILL_DEADLINE|IDLE|SETTLE|PROFILE)=' | sort | tr '\n' ' ' || true)perf/scripts/queue-scale.sh${1:+ $1}"
     exec unshare -n env BENCH_IN_NETNS=1 CMDLINE="$CMDLINE" DF_BEFORE="$(df -h "$SCALE_DIR" | awk 'NR==2 {print $4" free of "$2}')" \
-        LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)" bash "$0" "$@"
+        LOAD_BEFORE="$(loadavg)" bash "$0" "$@"
 fi
 ip link set lo up
 
@@ -46,8 +46,6 @@ trap cleanup EXIT
 trap 'echo "queue-scale.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 RELAY_IP=127.0.0.40 RELAY_PORT=2525 DEAD=127.0.0.60:2599 DOMAIN=deferred.test
 log() { echo "[$(date +%T)] $*" >&2; }
-now() { date +%s.%N; }
-calc() { python3 -c "print($1)"; }
 
 RELAYD_PID=
 # relayd_start DATA LOGLEVEL: start in the background; sets RELAYD_PID and T_START (just before the exec).
@@ -59,8 +57,9 @@ relayd_start() {
         --Log:Level="$2" >>"$W/relayd.log" 2>&1 &
     RELAYD_PID=$!; PIDS+=("$RELAYD_PID")
 }
-# wait_banner SECONDS: poll every 50 ms for the 220 greeting; prints seconds since T_START, or "timeout".
-wait_banner() {
+# banner_seconds SECONDS: poll every 50 ms for the 220 greeting; prints seconds since T_START, or "timeout".
+# (Not lib.sh's wait_banner: this one times the start and watches the process.)
+banner_seconds() {
     local end=$((SECONDS + $1)) line
     while [ $SECONDS -lt $end ]; do
         if { exec 9<>"/dev/tcp/$RELAY_IP/$RELAY_PORT"; } 2>/dev/null; then
@@ -147,7 +146,7 @@ ready_count() { READY_LINES=$(grep -c 'ready:' "$W/relayd.log" || true); }
 log "small queue: $SMALL_COUNT deferred messages"
 SMALL=$W/small
 relayd_start "$SMALL" Warning
-wait_banner 60 >/dev/null
+banner_seconds 60 >/dev/null
 SMALL_FILL_RATE=$(fill "$SMALL_COUNT")
 settle
 SMALL_STATS=$(queue_stats "$SMALL")
@@ -162,7 +161,7 @@ rm -rf "$SMALL"
 log "big queue: $COUNT deferred messages"
 BIG=$W/big
 relayd_start "$BIG" Warning
-wait_banner 60 >/dev/null
+banner_seconds 60 >/dev/null
 FILL_T0=$(now)
 FILL_RATE=$(fill "$COUNT")
 settle
@@ -206,14 +205,13 @@ restart() {
     echo "=== restart after $kind" >>"$W/relayd.log"
     ready_count
     relayd_start "$BIG" Information
-    b=$(wait_banner 600 || true)
+    b=$(banner_seconds 600 || true)
     r=$(wait_ready 600)
     BANNERS[$kind]="${BANNERS[$kind]:-}${BANNERS[$kind]:+ }$b"
     READIES[$kind]="${READIES[$kind]:-}${READIES[$kind]:+ }$r"
     OPENEDS[$kind]="${OPENEDS[$kind]:-}$(opened_line | grep -o 'in [0-9]* ms' | tr -d 'inms ' || true) "
     log "restart after $kind: banner $b s, ready line $r s; $(opened_line)"
 }
-median() { printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -g | awk '{v[NR]=$1} END {print NR ? v[int((NR+1)/2)] : "fail"}'; }
 for ((i = 1; i <= RESTARTS; i++)); do
     restart clean
     [ "$i" -gt 1 ] || {
@@ -256,7 +254,7 @@ if [ "$PROFILE" = 1 ] || { [ "$PROFILE" = auto ] && { miss "$CLEAN_BANNER" || mi
         PERF_PID=$!; PIDS+=("$PERF_PID")
         sleep 0.5
         RELAYD_PID=$(pgrep -P "$PERF_PID" | head -1)
-        PROFILED_BANNER=$(wait_banner 600 || true)
+        PROFILED_BANNER=$(banner_seconds 600 || true)
         sleep 5  # include the delivery start-up (pending list) that runs right after the listener
         relayd_stop
         timeout 120 tail --pid="$PERF_PID" -f /dev/null || true
@@ -297,8 +295,8 @@ SECTION=$W/section.md
     echo "- Setup: relayd with \`--Delivery:Transports:$DOMAIN=$DEAD\` (closed port: every attempt defers) and backoff"
     echo "  2–4 h (nothing becomes due while measuring); $SIZE-byte messages from \`smtp-source -s $SESSIONS\` in batches of $BATCH;"
     echo "  idle figures taken after the queue settled (≥ $SETTLE s and < 0.5 s CPU per 5 s)"
-    echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr), disk $(df -h "$W" | awk 'NR==2 {print $1}') ($(findmnt -no FSTYPE -T "$W")), ${DF_BEFORE:-?} before;"
-    echo "  load average before: ${LOAD_BEFORE:-?}, after: $(cut -d' ' -f1-3 /proc/loadavg) (shared machine)"
+    echo "- Machine: $(machine_facts "$W"), ${DF_BEFORE:-?} before;"
+    echo "  load average before: ${LOAD_BEFORE:-?}, after: $(loadavg) (shared machine)"
     echo "- relayd $("$RELAYD" --version | awk '{print $2}') ($RELAYD)"
     echo
     echo "| Measure | Small queue | Big queue |"
@@ -326,20 +324,7 @@ SECTION=$W/section.md
     [ -z "$IDLE_PROFILE_FILE" ] || echo "Profile of $IDLE s idle with the full queue: \`perf/queue-scale-idle-profile.txt\`."
     echo "<!-- queue-scale:end -->"
 } >"$SECTION"
-python3 - "$OUT" "$SECTION" <<'EOF'
-import re, sys
-out, section = sys.argv[1], open(sys.argv[2]).read().rstrip("\n")
-try:
-    text = open(out).read()
-except FileNotFoundError:
-    text = ""
-pattern = re.compile(r"<!-- queue-scale:begin -->.*?<!-- queue-scale:end -->", re.S)
-if pattern.search(text):
-    text = pattern.sub(lambda m: section, text)
-else:
-    text = text.rstrip("\n") + "\n\n" + section + "\n"
-open(out, "w").write(text)
-EOF
+results_replace queue-scale "$SECTION" "$OUT"
 cat "$SECTION"
 echo "--- relayd phases (log):" >&2
 cat "$W/phases.txt" >&2

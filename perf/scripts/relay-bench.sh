@@ -17,6 +17,8 @@
 # Every load step is bounded by a timeout. Writes a section between relay-bench markers in $OUT.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=lib.sh
+. "$REPO/perf/scripts/lib.sh"
 RELAYD=$(readlink -f "${1:-$REPO/artifacts/relayd}")
 REPS=${REPS:-3} SESSIONS=${SESSIONS:-50}
 SMALL_MSGS=${SMALL_MSGS:-20000} SMALL_SIZE=${SMALL_SIZE:-1024}
@@ -24,16 +26,13 @@ LARGE_MSGS=${LARGE_MSGS:-2000} LARGE_SIZE=${LARGE_SIZE:-102400}
 RELAYD_LOG=${RELAYD_LOG:-Information} DNS_TTL=${DNS_TTL:-300}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-900}   # seconds from first injection until everything must be at the sink
 OUT=${OUT:-$REPO/perf/RESULTS.md}
-HERE=$REPO/perf/scripts
 
 if [ "${BENCH_IN_NETNS:-}" != 1 ]; then
-    [ "$(id -u)" = 0 ] || { echo "needs root (namespaces, Postfix instance)"; exit 1; }
-    for tool in smtp-source smtp-sink postfix postconf dnsmasq python3 unshare ip mount dd; do
-        command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install postfix dnsmasq-base iproute2)"; exit 1; }
-    done
-    [ -x "$RELAYD" ] || { echo "relayd binary $RELAYD not found: dotnet publish src/RelayAppliance.Host -c Release -o artifacts"; exit 1; }
+    require_root "namespaces, Postfix instance"
+    require_tools smtp-source smtp-sink postfix postconf dnsmasq python3 unshare ip mount dd
+    require_relayd "$RELAYD"
     CMDLINE="$(env | grep -E '^(REPS|SESSIONS|SMALL_MSGS|SMALL_SIZE|LARGE_MSGS|LARGE_SIZE|RELAYD_LOG|DNS_TTL)=' | sort | tr '\n' ' ' || true)perf/scripts/relay-bench.sh${1:+ $1}"
-    exec unshare -n -m env BENCH_IN_NETNS=1 CMDLINE="$CMDLINE" LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)" bash "$0" "$@"
+    exec unshare -n -m env BENCH_IN_NETNS=1 CMDLINE="$CMDLINE" LOAD_BEFORE="$(loadavg)" bash "$0" "$@"
 fi
 ip link set lo up
 ip addr add 127.0.0.30/32 dev lo  # Postfix insists that inet_interfaces is an interface address
@@ -41,9 +40,9 @@ ip addr add 127.0.0.30/32 dev lo  # Postfix insists that inet_interfaces is an i
 W=$(mktemp -d /tmp/relay-bench.XXXXXX)
 chmod 755 "$W"  # the Postfix daemons (user postfix) must reach their queue below it
 PIDS=()
-PF_CONF=
+PF=$W/postfix
 cleanup() {
-    [ -z "$PF_CONF" ] || [ ! -f "$PF_CONF/main.cf" ] || postfix -c "$PF_CONF" stop >/dev/null 2>&1 || true
+    pf_stop "$PF"
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     sleep 0.5
     rm -rf "$W"
@@ -53,30 +52,9 @@ trap cleanup EXIT
 SINK_IP=127.0.0.50 POSTFIX=127.0.0.30:2525 RELAY=127.0.0.40:2525 DOMAIN=remote.test
 
 # --- DNS: private resolv.conf (this mount namespace only) and dnsmasq on 127.0.0.1:53 -----------------
-echo "nameserver 127.0.0.1" >"$W/resolv.conf"
-chmod 644 "$W/resolv.conf"
-mount --bind "$W/resolv.conf" /etc/resolv.conf
-grep -q '^nameserver 127.0.0.1$' /etc/resolv.conf || { echo "private resolv.conf not in place"; exit 1; }
-dnsmasq --no-daemon --keep-in-foreground --port=53 --listen-address=127.0.0.1 --bind-interfaces --no-resolv --no-hosts \
-    --local-ttl="$DNS_TTL" --mx-host=$DOMAIN,mx1.$DOMAIN,10 --host-record=mx1.$DOMAIN,$SINK_IP \
-    --log-facility="$W/dnsmasq.log" >/dev/null 2>&1 &
-DNSMASQ_PID=$!; PIDS+=("$DNSMASQ_PID"); disown "$DNSMASQ_PID"
-sleep 0.5
-kill -0 "$DNSMASQ_PID" || { echo "dnsmasq did not start: $(cat "$W/dnsmasq.log")"; exit 1; }
-
-wait_banner() {  # HOST PORT [SECONDS]: poll for a 220 greeting
-    local end=$((SECONDS + ${3:-30})) line
-    while [ $SECONDS -lt $end ]; do
-        if { exec 9<>"/dev/tcp/$1/$2"; } 2>/dev/null; then
-            line=$(timeout 5 head -c 3 <&9 || true); exec 9>&-
-            [ "$line" = 220 ] && return 0
-        fi
-        sleep 0.1
-    done
-    echo "no SMTP banner from $1:$2" >&2; return 1
-}
-now() { date +%s.%N; }
-calc() { python3 -c "print($1)"; }
+private_resolv_conf "$W"
+dnsmasq_start "$W" $DOMAIN $SINK_IP "$DNS_TTL"
+PIDS+=("$DNSMASQ_PID"); disown "$DNSMASQ_PID"
 
 # --- the sink: smtp-sink on port 25 (the MX port), counting messages ("mesg=N") on stdout --------------
 SINK_PID=
@@ -85,7 +63,6 @@ sink_start() {
     SINK_PID=$!; PIDS+=("$SINK_PID"); disown "$SINK_PID"
     wait_banner $SINK_IP 25
 }
-sink_count() { tail -c 200 "$W/sink.out" 2>/dev/null | tr '\r' '\n' | grep -o 'mesg=[0-9]*' | tail -1 | cut -d= -f2 || true; }
 sink_stop() { kill "$SINK_PID" 2>/dev/null || true; }
 
 # --- relayd -------------------------------------------------------------------------------------------
@@ -105,71 +82,17 @@ relayd_queued() {
 }
 
 # --- a private stock Postfix: own config and queue under $W, default_transport smtp (DNS MX) ------------
-# Stock settings except what makes it a private loopback instance: its own queue, inet_interfaces on one
-# loopback address (so the MX host 127.0.0.50 is not "myself"), no reverse lookups of clients (as in
-# ingest-bench.sh), relaying allowed for 127.0.0.0/8 (default mynetworks behaviour), log to a file.
-PF=$W/postfix PF_CONF=$W/postfix/etc
+# Stock settings except what makes it a private loopback instance (perf/scripts/lib.sh, pf_config): its own queue,
+# inet_interfaces on one loopback address (so the MX host 127.0.0.50 is not "myself"), no reverse lookups of clients
+# (as in ingest-bench.sh), relaying allowed for 127.0.0.0/8 (default mynetworks behaviour), log to a file;
+# default_transport smtp = the real SMTP client with DNS MX lookups.
 postfix_start() {
     rm -rf "$PF"
-    mkdir -p "$PF_CONF" "$PF/queue" "$PF/data"
-    chown postfix "$PF/data"
-    cat >"$PF_CONF/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $PF/queue
-data_directory = $PF/data
-mail_owner = postfix
-setgid_group = postdrop
-inet_protocols = ipv4
-inet_interfaces = ${POSTFIX%:*}
-myhostname = bench-postfix.example.test
-mydestination = example.test
-mynetworks = 127.0.0.0/8
-local_recipient_maps =
-alias_maps =
-alias_database =
-smtpd_peername_lookup = no
-smtputf8_enable = no
-biff = no
-append_dot_mydomain = no
-maillog_file = $PF/maillog
-maillog_file_prefixes = /tmp
-EOF
-    # master.cf: the services this path needs (Debian's stock entries), without chroot (queue is not under
-    # /var/spool/postfix). smtp = the real SMTP client with DNS MX lookups; scache = connection cache.
-    cat >"$PF_CONF/master.cf" <<EOF
-$POSTFIX  inet  n - n - - smtpd
-cleanup   unix  n - n - 0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-rewrite   unix  - - n - - trivial-rewrite
-bounce    unix  - - n - 0 bounce
-defer     unix  - - n - 0 bounce
-trace     unix  - - n - 0 bounce
-verify    unix  - - n - 1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n - - proxymap
-smtp      unix  - - n - - smtp
-relay     unix  - - n - - smtp
-showq     unix  n - n - - showq
-error     unix  - - n - - error
-retry     unix  - - n - - error
-discard   unix  - - n - - discard
-anvil     unix  - - n - 1 anvil
-scache    unix  - - n - 1 scache
-postlog   unix-dgram n - n - 1 postlogd
-EOF
-    postfix -c "$PF_CONF" check >/dev/null 2>&1 || true  # creates the queue directories with Postfix's owners
-    postfix -c "$PF_CONF" start >"$W/postfix-start.log" 2>&1 || { echo "postfix did not start: $(tail -3 "$W/postfix-start.log")" >&2; exit 1; }
-    wait_banner ${POSTFIX/:/ }
-    PF_MASTER=$(tr -d ' ' <"$PF/queue/pid/master.pid")
+    pf_config "$PF" "$POSTFIX" smtp "${POSTFIX%:*}"
+    pf_start "$PF" "$POSTFIX" || exit 1
 }
-postfix_stop() {
-    postfix -c "$PF_CONF" stop >/dev/null 2>&1 || true
-    timeout 30 tail --pid="$PF_MASTER" -f /dev/null || kill -9 "$PF_MASTER" 2>/dev/null || true
-}
-postfix_queued() {  # files left in any queue (0 = empty)
-    find "$PF/queue/incoming" "$PF/queue/active" "$PF/queue/deferred" "$PF/queue/hold" "$PF/queue/maildrop" \
-        -type f 2>/dev/null | wc -l
-}
+postfix_stop() { pf_stop "$PF"; }
+postfix_queued() { pf_queued "$PF"; }  # files left in any queue (0 = empty)
 
 # run_one TARGET MSGS SIZE: one end-to-end run; prints
 #   "e2e_msgs_per_s inject_msgs_per_s cpu_s_per_1000 peak_rss_mb peak_pss_mb disk_kib_per_msg dns_cpu_s sink_to_empty_s"
@@ -180,10 +103,9 @@ run_one() {
     if [ "$target" = relayd ]; then relayd_start; root=$RELAYD_PID; addr=$RELAY
     else postfix_start; root=$PF_MASTER; addr=$POSTFIX; fi
     sleep 1  # let start-up work settle before the CPU baseline
-    python3 "$HERE/proctree.py" sample "$root" "$W/mem" "$DRAIN_TIMEOUT" 0.5 &
-    local sampler=$!
-    read -r cpu0 w0 _ < <(python3 "$HERE/proctree.py" stat "$root")
-    read -r dns0 _ < <(python3 "$HERE/proctree.py" stat "$DNSMASQ_PID")
+    tree_sample "$root" "$W/mem" "$DRAIN_TIMEOUT" 0.5
+    read -r cpu0 w0 _ < <(tree_stat "$root")
+    read -r dns0 _ < <(tree_stat "$DNSMASQ_PID")
     t0=$(now)
     end=$((SECONDS + DRAIN_TIMEOUT))
     if ! timeout "$DRAIN_TIMEOUT" smtp-source -s "$SESSIONS" -m "$msgs" -l "$size" -f bench@source.test \
@@ -193,7 +115,7 @@ run_one() {
     t_inj=$(now)
     while [ $SECONDS -lt $end ]; do
         if [ -z "$t_sink" ]; then
-            n=$(sink_count)
+            n=$(sink_count "$W/sink.out")
             [ "${n:-0}" -ge "$msgs" ] && t_sink=$(now)
         fi
         if [ -n "$t_sink" ]; then
@@ -202,9 +124,9 @@ run_one() {
         fi
         sleep 0.1
     done
-    read -r cpu1 w1 _ < <(python3 "$HERE/proctree.py" stat "$root")
-    read -r dns1 _ < <(python3 "$HERE/proctree.py" stat "$DNSMASQ_PID")
-    kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+    read -r cpu1 w1 _ < <(tree_stat "$root")
+    read -r dns1 _ < <(tree_stat "$DNSMASQ_PID")
+    tree_sample_stop
     if [ "$target" = relayd ]; then
         mem="$(awk '$1 == "VmHWM:" {print $2}' "/proc/$RELAYD_PID/status") $(cut -d' ' -f2 "$W/mem")"
         relayd_stop
@@ -213,7 +135,7 @@ run_one() {
         postfix_stop
     fi
     sleep 0.3
-    n=$(sink_count)
+    n=$(sink_count "$W/sink.out")
     sink_stop
     if [ -z "$t_end" ]; then
         echo "$target: not drained within ${DRAIN_TIMEOUT}s: sink has ${n:-0} of $msgs, queue ${queued:-?}" >&2
@@ -230,17 +152,9 @@ run_one() {
     calc "f'{$msgs / ($t_end - $t0):.0f} {$msgs / ($t_inj - $t0):.0f} {($cpu1 - $cpu0) * 1000 / $msgs:.2f} {$rss / 1024:.0f} {$pss / 1024:.0f} {($w1 - $w0) / 1024 / $msgs:.1f} {$dns1 - $dns0:.2f} {$t_end - $t_sink:.1f}'"
 }
 
-median() { printf '%s\n' "$@" | grep -v fail | sort -g | awk '{v[NR]=$1} END {print NR ? v[int((NR+1)/2)] : "fail"}'; }
-ratio() { python3 -c "a, b = '$1', '$2'; print('n/a' if 'fail' in (a, b) or float(b) == 0 else f'{float(a) / float(b):.2f}')"; }
 
-# --- disk: sequential durable-write bandwidth in the directory the spools live in ---------------------
-disk_bw() {  # prints MB/s of 256 MiB written with O_DIRECT|O_DSYNC in 1 MiB blocks
-    local out
-    out=$(timeout 300 dd if=/dev/zero of="$W/dd.test" bs=1M count=256 oflag=direct,dsync 2>&1 | tail -1)
-    rm -f "$W/dd.test"
-    awk '{for (i = 1; i <= NF; i++) if ($i == "s,") {print int(256 * 1048576 / $(i - 1) / 1e6); exit}}' <<<"$out"
-}
-DISK_BEFORE=$(disk_bw)
+# --- disk: sequential durable-write bandwidth in the directory the spools live in (lib.sh, disk_bw) ------------
+DISK_BEFORE=$(disk_bw "$W")
 echo "disk: $DISK_BEFORE MB/s sequential O_DIRECT|O_DSYNC (1 MiB writes) in $W" >&2
 
 declare -A ALL
@@ -259,7 +173,7 @@ for size_class in small large; do
         done
     done
 done
-DISK_AFTER=$(disk_bw)
+DISK_AFTER=$(disk_bw "$W")
 
 med() { median ${ALL[$1,$2,$3]}; }  # shellcheck disable=SC2086
 mbps() { python3 -c "r = '$1'; print('fail' if r == 'fail' else f'{float(r) * $2 / 1e6:.1f}')"; }
@@ -275,7 +189,7 @@ SECTION=$W/section.md
     echo "- Path: \`smtp-source -s $SESSIONS\` → relay → MX of $DOMAIN from dnsmasq on 127.0.0.1:53 (TTL $DNS_TTL s) →"
     echo "  \`smtp-sink\` on $SINK_IP:25; fresh sink, spool and queue per run; clock from the first injection until the sink"
     echo "  counted every message and the relay's queue was empty. Runs alternate relayd / Postfix; medians of $REPS."
-    echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr), disk $(df -h "$W" | awk 'NR==2 {print $1}') ($(findmnt -no FSTYPE -T "$W")); load average before: ${LOAD_BEFORE:-?}, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- Machine: $(machine_facts "$W"); load average before: ${LOAD_BEFORE:-?}, after: $(loadavg)"
     echo "  (shared machine: other builds run alongside; sink, relay, injector and dnsmasq share the same cores)"
     echo "- relayd $("$RELAYD" --version | awk '{print $2}') ($RELAYD), defaults (20 connections per destination, slow start), \`Log:Level=$RELAYD_LOG\`;"
     echo "  Postfix $(postconf -d -h mail_version) private instance, stock settings (fsync, \`default_transport = smtp\` with DNS MX lookups"
@@ -313,18 +227,5 @@ SECTION=$W/section.md
     echo "$(mbps "$(med relayd large e2e)" "$LARGE_SIZE") MB/s, Postfix $(mbps "$(med postfix large e2e)" "$LARGE_SIZE") MB/s, disk $DISK_BEFORE / $DISK_AFTER MB/s (before / after)."
     echo "<!-- relay-bench:end -->"
 } >"$SECTION"
-python3 - "$OUT" "$SECTION" <<'EOF'
-import re, sys
-out, section = sys.argv[1], open(sys.argv[2]).read().rstrip("\n")
-try:
-    text = open(out).read()
-except FileNotFoundError:
-    text = ""
-pattern = re.compile(r"<!-- relay-bench:begin -->.*?<!-- relay-bench:end -->", re.S)
-if pattern.search(text):
-    text = pattern.sub(lambda m: section, text)
-else:
-    text = text.rstrip("\n") + "\n\n" + section + "\n"
-open(out, "w").write(text)
-EOF
+results_replace relay-bench "$SECTION" "$OUT"
 cat "$SECTION"
