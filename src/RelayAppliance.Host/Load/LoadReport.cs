@@ -7,8 +7,11 @@ namespace RelayAppliance.Host.Load;
 /// <summary>The progress line, the summary table and the JSON document (schema <see cref="Schema"/>, described in the README).</summary>
 internal static class LoadReport
 {
-    /// <summary>Bump on any incompatible change to the JSON; adding fields is compatible.</summary>
-    public const string Schema = "relayd-load/1";
+    /// <summary>
+    /// Bump on any incompatible change to the JSON; adding fields is compatible. /2 only added fields to /1
+    /// (timeline, latency_distribution_ms, more machine facts), bumped so a reader can tell they are there.
+    /// </summary>
+    public const string Schema = "relayd-load/2";
 
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
@@ -116,13 +119,67 @@ internal static class LoadReport
         WriteCounts(json, "errors", stats.Errors);
         WriteCounts(json, "refused_recipients", stats.RecipientRefusals);
 
+        json.WriteStartArray("timeline");
+        foreach (var sample in stats.Timeline)
+        {
+            json.WriteStartObject();
+            json.WriteNumber("t_s", sample.Second);
+            json.WriteNumber("interval_s", Math.Round(sample.IntervalSeconds, 3));
+            json.WriteNumber("accepted", sample.Accepted);
+            json.WriteNumber("attempted", sample.Attempted);
+            json.WriteNumber("errors", sample.Errors);
+            json.WriteNumber("ttf250_p50_ms", sample.Ttf250P50);
+            json.WriteNumber("ttf250_p99_ms", sample.Ttf250P99);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+
+        json.WriteStartObject("latency_distribution_ms");
+        foreach (var histogram in stats.Histograms)
+        {
+            json.WriteStartArray(histogram.Name);
+            foreach (var point in histogram.Distribution())
+            {
+                json.WriteStartObject();
+                json.WriteNumber("p", Math.Round(point.Percentile, 6));
+                json.WriteNumber("ms", point.Ms);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+        }
+        json.WriteEndObject();
+
+        WriteMachine(json, MachineFacts.Read());
+        json.WriteEndObject();
+    }
+
+    private static void WriteMachine(Utf8JsonWriter json, MachineFacts machine)
+    {
         json.WriteStartObject("machine");
-        json.WriteNumber("cores", Environment.ProcessorCount);
-        json.WriteString("os", RuntimeInformation.OSDescription);
+        json.WriteNumber("cores", machine.Cores);
+        json.WriteString("os", machine.Os);
         json.WriteString("arch", RuntimeInformation.OSArchitecture.ToString());
         json.WriteString("runtime", RuntimeInformation.FrameworkDescription);
         json.WriteString("relayd", Program.Version);
-        json.WriteEndObject();
+        json.WriteString("relayd_version", Program.Version);
+        if (machine.Kernel is { } kernel)
+        {
+            json.WriteString("kernel", kernel);
+        }
+        json.WriteString("hostname", machine.Hostname);
+        if (machine.LoadAverage is { } load)
+        {
+            json.WriteStartArray("load_avg");
+            foreach (var average in load)
+            {
+                json.WriteNumberValue(average);
+            }
+            json.WriteEndArray();
+        }
+        if (machine.MemoryTotalBytes is { } memory)
+        {
+            json.WriteNumber("memory_total_bytes", memory);
+        }
         json.WriteEndObject();
     }
 
