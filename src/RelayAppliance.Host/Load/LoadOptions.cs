@@ -24,6 +24,8 @@ internal sealed record LoadOptions
     /// <summary>Open loop: messages per second on a fixed schedule. Null: closed loop.</summary>
     public double? Rate { get; init; }
     public string? JsonFile { get; init; }
+    /// <summary>--report: the self-contained HTML page rendered from the same JSON.</summary>
+    public string? ReportFile { get; init; }
     public string From { get; init; } = "loadgen@loadgen.test";
     public string To { get; init; } = "sink@loadgen.test";
     public bool AllowRemote { get; init; }
@@ -41,12 +43,14 @@ internal sealed record LoadOptions
               [--per-connection M]              messages per connection, 0 = unlimited (default 1)
               [--pipelining]                    send MAIL, RCPT and DATA in one write (RFC 2920)
               [--from ADDR] [--to ADDR]         envelope (recipient n>1 becomes local+n@domain)
-              [--json FILE]                     write the results as JSON (schema relayd-load/1, see README)
+              [--json FILE]                     write the results as JSON (schema relayd-load/2, see README)
+              [--report FILE.html]              write a self-contained HTML report (charts as inline SVG)
+          relayd load report RUN.json --out FILE.html   render the HTML report of a saved --json result
         """;
 
     public static LoadOptions Parse(IReadOnlyList<string> args)
     {
-        string? target = null, jsonFile = null, from = null, to = null;
+        string? target = null, jsonFile = null, reportFile = null, from = null, to = null;
         long? messages = null;
         TimeSpan? duration = null;
         int concurrency = 10, size = 1024, recipients = 1, perConnection = 1;
@@ -74,6 +78,7 @@ internal sealed record LoadOptions
                 case "--per-connection": perConnection = (int)ParseLong(arg, Value(), 0, int.MaxValue); break;
                 case "--rate": rate = ParseRate(arg, Value()); break;
                 case "--json": jsonFile = Value(); break;
+                case "--report": reportFile = Value(); break;
                 case "--from": from = ParseAddress(arg, Value()); break;
                 case "--to": to = ParseAddress(arg, Value()); break;
                 case "--pipelining": pipelining = true; break;
@@ -99,6 +104,7 @@ internal sealed record LoadOptions
             Pipelining = pipelining,
             Rate = rate,
             JsonFile = jsonFile,
+            ReportFile = reportFile,
             From = from ?? "loadgen@loadgen.test",
             To = to ?? "sink@loadgen.test",
             AllowRemote = allowRemote,
