@@ -15,6 +15,10 @@ internal static class LoadCommand
         {
             return Report([.. args.Skip(1)]);
         }
+        if (args.Count > 0 && args[0] == "compare")
+        {
+            return LoadCompare.Run([.. args.Skip(1)], output, Console.Error);
+        }
         var options = LoadOptions.Parse(args);
         var runner = new LoadRunner(options);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>

@@ -46,6 +46,8 @@ internal sealed record LoadOptions
               [--json FILE]                     write the results as JSON (schema relayd-load/2, see README)
               [--report FILE.html]              write a self-contained HTML report (charts as inline SVG)
           relayd load report RUN.json --out FILE.html   render the HTML report of a saved --json result
+          relayd load compare A.json B.json [--json]    A and B side by side with the change in %; warns when
+                                                        the runs' parameters differ
         """;
 
     public static LoadOptions Parse(IReadOnlyList<string> args)
