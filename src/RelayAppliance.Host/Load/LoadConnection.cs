@@ -139,7 +139,7 @@ internal sealed class LoadConnection : IAsyncDisposable
             await ResetAsync(cancellationToken).ConfigureAwait(false);
             return firstRefusal != 0 && accepted == 0 ? firstRefusal : data;
         }
-        await SendAsync(_message.Body, cancellationToken).ConfigureAwait(false);
+        await SendAsync(_message.NextBody(), cancellationToken).ConfigureAwait(false);
         var dotSent = Stopwatch.GetTimestamp();
         var final = await ReadReplyAsync(cancellationToken).ConfigureAwait(false);
         stats.TimeTo250.Record(dotSent, Stopwatch.GetTimestamp());

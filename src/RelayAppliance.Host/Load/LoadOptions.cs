@@ -17,6 +17,9 @@ internal sealed record LoadOptions
     public TimeSpan Duration { get; init; } = DefaultDuration;
     public int Concurrency { get; init; } = 10;
     public int Size { get; init; } = 1024;
+    /// <summary>--size-dist: sizes drawn per message (then <see cref="Size"/> is their weighted mean).</summary>
+    public SizeDistribution? SizeDistribution { get; init; }
+    public int Seed { get; init; } = SizeDistribution.DefaultSeed;
     public int Recipients { get; init; } = 1;
     /// <summary>Messages per connection; 0 means no limit (one connection per worker for the whole run).</summary>
     public int PerConnection { get; init; } = 1;
@@ -40,6 +43,8 @@ internal sealed record LoadOptions
               [--rate R/s]                      open loop: R messages/s on a fixed schedule, latency from the intended
                                                 send time; without it, closed loop (each connection sends as replies come)
               [--size BYTES] [--recipients R]   message size incl. headers (default 1024), RCPTs per message (default 1)
+              [--size-dist SPEC] [--seed N]     sizes drawn per message instead of --size, e.g. 1k:70,10k:25,1m:5
+                                                (size:weight, k/m = 1024-based); same seed (default 1), same sizes
               [--per-connection M]              messages per connection, 0 = unlimited (default 1)
               [--pipelining]                    send MAIL, RCPT and DATA in one write (RFC 2920)
               [--from ADDR] [--to ADDR]         envelope (recipient n>1 becomes local+n@domain)
@@ -52,10 +57,11 @@ internal sealed record LoadOptions
 
     public static LoadOptions Parse(IReadOnlyList<string> args)
     {
-        string? target = null, jsonFile = null, reportFile = null, from = null, to = null;
+        string? target = null, jsonFile = null, reportFile = null, sizeDist = null, from = null, to = null;
         long? messages = null;
         TimeSpan? duration = null;
-        int concurrency = 10, size = 1024, recipients = 1, perConnection = 1;
+        int concurrency = 10, recipients = 1, perConnection = 1, seed = SizeDistribution.DefaultSeed;
+        int? size = null;
         double? rate = null;
         bool pipelining = false, allowRemote = false;
         for (var i = 0; i < args.Count; i++)
@@ -76,6 +82,8 @@ internal sealed record LoadOptions
                 case "--duration": duration = ParseDuration(arg, Value()); break;
                 case "--concurrency": concurrency = (int)ParseLong(arg, Value(), 1, 10_000); break;
                 case "--size": size = (int)ParseLong(arg, Value(), 64, 100_000_000); break;
+                case "--size-dist": sizeDist = Value(); break;
+                case "--seed": seed = (int)ParseLong(arg, Value(), 0, int.MaxValue); break;
                 case "--recipients": recipients = (int)ParseLong(arg, Value(), 1, 1000); break;
                 case "--per-connection": perConnection = (int)ParseLong(arg, Value(), 0, int.MaxValue); break;
                 case "--rate": rate = ParseRate(arg, Value()); break;
@@ -92,6 +100,11 @@ internal sealed record LoadOptions
         {
             throw new UsageException("load: --target HOST:PORT is required");
         }
+        if (size is not null && sizeDist is not null)
+        {
+            throw new UsageException("load: --size and --size-dist exclude each other; give one");
+        }
+        var distribution = sizeDist is null ? null : SizeDistribution.Parse("--size-dist", sizeDist, seed);
         var endPoint = ResolveTarget(target, allowRemote);
         return new LoadOptions
         {
@@ -100,7 +113,9 @@ internal sealed record LoadOptions
             Messages = messages,
             Duration = duration ?? DefaultDuration,
             Concurrency = concurrency,
-            Size = size,
+            Size = distribution?.MeanSize ?? size ?? 1024,
+            SizeDistribution = distribution,
+            Seed = seed,
             Recipients = recipients,
             PerConnection = perConnection,
             Pipelining = pipelining,

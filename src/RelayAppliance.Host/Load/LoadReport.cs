@@ -34,7 +34,7 @@ internal static class LoadReport
         var seconds = Math.Max(runner.Elapsed.TotalSeconds, 0.001);
         var mode = options.OpenLoop ? string.Create(Invariant, $"open loop at {options.Rate:0.###}/s") : "closed loop";
         output.WriteLine(string.Create(Invariant,
-            $"relayd load → {options.Target}: {mode}, {options.Concurrency} connections, {options.Size} bytes, {options.Recipients} rcpt, " +
+            $"relayd load → {options.Target}: {mode}, {options.Concurrency} connections, {(options.SizeDistribution is { } d ? "sizes " + d.Spec + " (seed " + options.Seed.ToString(Invariant) + ")" : options.Size.ToString(Invariant) + " bytes")}, {options.Recipients} rcpt, " +
             $"{(options.PerConnection == 0 ? "unlimited" : options.PerConnection.ToString(Invariant))} msg/connection{(options.Pipelining ? ", pipelining" : "")}"));
         output.WriteLine(string.Create(Invariant,
             $"messages  attempted {stats.Attempted}  accepted {stats.Accepted}  failed {stats.Failed}  unsent {stats.Unsent}  connections {stats.Connections}"));
@@ -72,6 +72,11 @@ internal static class LoadReport
         json.WriteNumber("duration_s", options.Duration.TotalSeconds);
         json.WriteNumber("concurrency", options.Concurrency);
         json.WriteNumber("size", options.Size);
+        if (options.SizeDistribution is { } distribution)
+        {
+            json.WriteString("size_dist", distribution.Spec);
+            json.WriteNumber("seed", options.Seed);
+        }
         json.WriteNumber("recipients", options.Recipients);
         json.WriteNumber("per_connection", options.PerConnection);
         json.WriteBoolean("pipelining", options.Pipelining);
