@@ -17,6 +17,12 @@ internal sealed class LoadMessage
         }
         Ehlo = Encoding.ASCII.GetBytes($"EHLO {options.Helo}\r\n");
         Envelope = [.. MailFrom, .. _rcpt.SelectMany(r => r), .. "DATA\r\n"u8];
+        if (options.Credentials is { } credentials)
+        {
+            // RFC 4616: authzid NUL authcid NUL passwd, base64, sent with the command (RFC 4954 initial response).
+            var plain = Encoding.UTF8.GetBytes($"\0{credentials.User}\0{credentials.Password}");
+            AuthPlain = Encoding.ASCII.GetBytes($"AUTH PLAIN {Convert.ToBase64String(plain)}\r\n");
+        }
         _distribution = options.SizeDistribution;
         _bodies = _distribution is null ? [BuildBody(options, options.Size)] : [.. _distribution.Buckets.Select(b => BuildBody(options, b.Size))];
     }
@@ -26,11 +32,14 @@ internal sealed class LoadMessage
     private readonly byte[][] _bodies;
     private long _messageNumber;
 
+    public static ReadOnlyMemory<byte> StartTls { get; } = "STARTTLS\r\n"u8.ToArray();
     public static ReadOnlyMemory<byte> Data { get; } = "DATA\r\n"u8.ToArray();
     public static ReadOnlyMemory<byte> Rset { get; } = "RSET\r\n"u8.ToArray();
     public static ReadOnlyMemory<byte> Quit { get; } = "QUIT\r\n"u8.ToArray();
 
     public byte[] Ehlo { get; }
+    /// <summary>With --auth: the AUTH PLAIN command with its initial response.</summary>
+    public byte[]? AuthPlain { get; }
     public byte[] MailFrom { get; }
     private readonly byte[][] _rcpt;
 

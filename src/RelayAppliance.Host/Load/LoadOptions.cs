@@ -33,6 +33,13 @@ internal sealed record LoadOptions
     public string To { get; init; } = "sink@loadgen.test";
     public bool AllowRemote { get; init; }
     public string Helo { get; init; } = "loadgen.test";
+    /// <summary>--starttls: upgrade after EHLO (RFC 3207), then EHLO again.</summary>
+    public bool StartTls { get; init; }
+    /// <summary>--tls-verify: require a certificate valid for the target host; off by default (test targets are self-signed).</summary>
+    public bool TlsVerify { get; init; }
+    /// <summary>--auth USER: AUTH PLAIN after EHLO (after STARTTLS with --starttls).</summary>
+    public LoadCredentials? Credentials { get; init; }
+    public const string PasswordVariable = "RELAYD_LOAD_PASSWORD";
 
     public bool OpenLoop => Rate is not null;
 
@@ -48,6 +55,10 @@ internal sealed record LoadOptions
               [--per-connection M]              messages per connection, 0 = unlimited (default 1)
               [--pipelining]                    send MAIL, RCPT and DATA in one write (RFC 2920)
               [--from ADDR] [--to ADDR]         envelope (recipient n>1 becomes local+n@domain)
+              [--starttls] [--tls-verify]       STARTTLS after EHLO; the certificate is NOT verified unless
+                                                --tls-verify (targets are usually self-signed); "tls" latency kind
+              [--auth USER [--password-file F]] AUTH PLAIN after EHLO (after STARTTLS when given); the password
+                                                comes from $RELAYD_LOAD_PASSWORD or the first line of F, never argv
               [--json FILE]                     write the results as JSON (schema relayd-load/2, see README)
               [--report FILE.html]              write a self-contained HTML report (charts as inline SVG)
           relayd load report RUN.json --out FILE.html   render the HTML report of a saved --json result
@@ -57,13 +68,13 @@ internal sealed record LoadOptions
 
     public static LoadOptions Parse(IReadOnlyList<string> args)
     {
-        string? target = null, jsonFile = null, reportFile = null, sizeDist = null, from = null, to = null;
+        string? target = null, jsonFile = null, reportFile = null, sizeDist = null, from = null, to = null, authUser = null, passwordFile = null;
         long? messages = null;
         TimeSpan? duration = null;
         int concurrency = 10, recipients = 1, perConnection = 1, seed = SizeDistribution.DefaultSeed;
         int? size = null;
         double? rate = null;
-        bool pipelining = false, allowRemote = false;
+        bool pipelining = false, allowRemote = false, startTls = false, tlsVerify = false;
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
@@ -93,6 +104,10 @@ internal sealed record LoadOptions
                 case "--to": to = ParseAddress(arg, Value()); break;
                 case "--pipelining": pipelining = true; break;
                 case "--allow-remote": allowRemote = true; break;
+                case "--starttls": startTls = true; break;
+                case "--tls-verify": tlsVerify = true; break;
+                case "--auth": authUser = Value(); break;
+                case "--password-file": passwordFile = Value(); break;
                 default: throw new UsageException($"load: unknown option '{args[i]}'");
             }
         }
@@ -103,6 +118,15 @@ internal sealed record LoadOptions
         if (size is not null && sizeDist is not null)
         {
             throw new UsageException("load: --size and --size-dist exclude each other; give one");
+        }
+        if (tlsVerify && !startTls)
+        {
+            throw new UsageException("load: --tls-verify needs --starttls");
+        }
+        var credentials = authUser is null ? null : new LoadCredentials(authUser, ReadPassword(passwordFile));
+        if (credentials is null && passwordFile is not null)
+        {
+            throw new UsageException("load: --password-file needs --auth USER");
         }
         var distribution = sizeDist is null ? null : SizeDistribution.Parse("--size-dist", sizeDist, seed);
         var endPoint = ResolveTarget(target, allowRemote);
@@ -125,8 +149,35 @@ internal sealed record LoadOptions
             From = from ?? "loadgen@loadgen.test",
             To = to ?? "sink@loadgen.test",
             AllowRemote = allowRemote,
+            StartTls = startTls,
+            TlsVerify = tlsVerify,
+            Credentials = credentials,
         };
     }
+
+    /// <summary>The first line of --password-file, else $RELAYD_LOAD_PASSWORD: never argv, where ps would show it.</summary>
+    private static string ReadPassword(string? passwordFile)
+    {
+        if (passwordFile is not null)
+        {
+            try
+            {
+                return File.ReadLines(passwordFile).FirstOrDefault()?.TrimEnd('\r') is { Length: > 0 } line
+                    ? line
+                    : throw new UsageException($"load: --password-file {passwordFile} is empty");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"load: --password-file {passwordFile} cannot be read ({e.Message})");
+            }
+        }
+        return Environment.GetEnvironmentVariable(PasswordVariable) is { Length: > 0 } password
+            ? password
+            : throw new UsageException($"load: --auth needs a password in ${PasswordVariable} or --password-file FILE");
+    }
+
+    /// <summary>The host part of --target, for TLS server name indication and --tls-verify.</summary>
+    public string TargetHost => Target[..Target.LastIndexOf(':')].Trim('[', ']');
 
     private static IPEndPoint ResolveTarget(string target, bool allowRemote)
     {
@@ -194,4 +245,13 @@ internal sealed record LoadOptions
             ? value
             : throw new UsageException($"load: {option} '{value}' is not an address like user@example.test");
     }
+}
+
+/// <summary>--auth's user and password; <see cref="ToString"/> leaves the password out (LoadOptions is a record that prints its members).</summary>
+internal sealed class LoadCredentials(string user, string password)
+{
+    public string User { get; } = user;
+    public string Password { get; } = password;
+
+    public override string ToString() => $"{User} (password not shown)";
 }

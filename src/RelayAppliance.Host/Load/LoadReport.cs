@@ -35,7 +35,7 @@ internal static class LoadReport
         var mode = options.OpenLoop ? string.Create(Invariant, $"open loop at {options.Rate:0.###}/s") : "closed loop";
         output.WriteLine(string.Create(Invariant,
             $"relayd load → {options.Target}: {mode}, {options.Concurrency} connections, {(options.SizeDistribution is { } d ? "sizes " + d.Spec + " (seed " + options.Seed.ToString(Invariant) + ")" : options.Size.ToString(Invariant) + " bytes")}, {options.Recipients} rcpt, " +
-            $"{(options.PerConnection == 0 ? "unlimited" : options.PerConnection.ToString(Invariant))} msg/connection{(options.Pipelining ? ", pipelining" : "")}"));
+            $"{(options.PerConnection == 0 ? "unlimited" : options.PerConnection.ToString(Invariant))} msg/connection{(options.Pipelining ? ", pipelining" : "")}{(options.StartTls ? ", starttls" : "")}{(options.Credentials is null ? "" : ", auth")}"));
         output.WriteLine(string.Create(Invariant,
             $"messages  attempted {stats.Attempted}  accepted {stats.Accepted}  failed {stats.Failed}  unsent {stats.Unsent}  connections {stats.Connections}"));
         output.WriteLine(string.Create(Invariant,
@@ -72,6 +72,16 @@ internal static class LoadReport
         json.WriteNumber("duration_s", options.Duration.TotalSeconds);
         json.WriteNumber("concurrency", options.Concurrency);
         json.WriteNumber("size", options.Size);
+        // Written only when used, so a plaintext run's parameters match a /1 result's and `compare` stays quiet.
+        if (options.StartTls)
+        {
+            json.WriteBoolean("starttls", true);
+            json.WriteBoolean("tls_verify", options.TlsVerify);
+        }
+        if (options.Credentials is { } credentials)
+        {
+            json.WriteString("auth_user", credentials.User);
+        }
         if (options.SizeDistribution is { } distribution)
         {
             json.WriteString("size_dist", distribution.Spec);

@@ -23,7 +23,7 @@ internal sealed class LoadRunner(LoadOptions options, TimeProvider? timeProvider
     private volatile bool _stopRequested;
 
     public LoadOptions Options => options;
-    public LoadStatistics Statistics { get; } = new();
+    public LoadStatistics Statistics { get; } = new(options.StartTls);
     public TimeSpan Elapsed { get; private set; }
     public DateTimeOffset StartedAt { get; private set; }
     public TimeSpan SoFar => _startTimestamp == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(_startTimestamp);
@@ -238,7 +238,7 @@ internal sealed class LoadRunner(LoadOptions options, TimeProvider? timeProvider
                 if (_connection is null)
                 {
                     stats.CountConnection();
-                    _connection = await LoadConnection.OpenAsync(runner.Options.EndPoint, runner._message, stats, cancellationToken).ConfigureAwait(false);
+                    _connection = await LoadConnection.OpenAsync(runner.Options, runner._message, stats, cancellationToken).ConfigureAwait(false);
                     SentOnConnection = 0;
                     if (runner.Options.Pipelining && !_connection.ServerPipelining)
                     {

@@ -4,8 +4,9 @@ using System.Globalization;
 namespace RelayAppliance.Host.Load;
 
 /// <summary>Counters and histograms shared by every worker of one run.</summary>
-internal sealed class LoadStatistics
+internal sealed class LoadStatistics(bool tls = false)
 {
+    private readonly bool _tls = tls;
     private readonly ConcurrentDictionary<string, long> _errors = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _recipientRefusals = new(StringComparer.Ordinal);
     private long _attempted;
@@ -28,7 +29,11 @@ internal sealed class LoadStatistics
     /// <summary>MAIL FROM to the final reply; in open loop, from the intended send time (so queueing shows).</summary>
     public LatencyHistogram Transaction { get; } = new("transaction");
 
-    public IEnumerable<LatencyHistogram> Histograms => [Connect, Greeting, TimeTo250, Transaction];
+    /// <summary>STARTTLS sent to the TLS handshake done (--starttls only).</summary>
+    public LatencyHistogram Tls { get; } = new("tls");
+
+    /// <summary>The kinds reported; "tls" only when the run used STARTTLS, so plaintext results keep the /1 set.</summary>
+    public IEnumerable<LatencyHistogram> Histograms => _tls ? [Connect, Greeting, Tls, TimeTo250, Transaction] : [Connect, Greeting, TimeTo250, Transaction];
 
     public long Attempted => Interlocked.Read(ref _attempted);
     public long Accepted => Interlocked.Read(ref _accepted);
