@@ -108,8 +108,11 @@ internal static class LoadHtmlReport
             html.Append("<p>No data.</p></figure>\n");
             return;
         }
-        var xMin = logX ? 0 : 0.0;
-        var xMax = logX ? Math.Max(1, Math.Ceiling(all.Max(p => p.X))) : NiceCeiling(all.Max(p => p.X));
+        const double xMin = 0;
+        // Seconds: about six round steps, the axis ending at the first step past the data (not at a round 10ⁿ,
+        // which would leave a 60 s run on a 100 s axis). Percentiles: one step per "nine".
+        var step = logX ? 1 : NiceCeiling(all.Max(p => p.X) / 6);
+        var xMax = Math.Max(step, Math.Ceiling((all.Max(p => p.X) / step) - 1e-9) * step);
         var yMax = NiceCeiling(all.Max(p => p.Y));
         double Px(double x) => Left + ((x - xMin) / (xMax - xMin) * (Width - Left - Right));
         double Py(double y) => Height - Bottom - (y / yMax * (Height - Top - Bottom));
@@ -122,7 +125,6 @@ internal static class LoadHtmlReport
             html.Append(Invariant, $"<line x1=\"{Left}\" x2=\"{Width - Right}\" y1=\"{Py(y):0.#}\" y2=\"{Py(y):0.#}\" stroke=\"#eee\"/>")
                 .Append(Invariant, $"<text x=\"{Left - 4}\" y=\"{Py(y) + 4:0.#}\" text-anchor=\"end\">{y:G4}</text>\n");
         }
-        var step = logX ? 1 : NiceCeiling(xMax / 6);
         for (var x = xMin; x <= xMax + (step / 1000); x += step)
         {
             var label = logX ? PercentileLabel(x) : x.ToString("G4", Invariant) + " " + xUnit;

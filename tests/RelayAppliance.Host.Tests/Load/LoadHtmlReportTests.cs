@@ -82,6 +82,18 @@ public sealed class LoadHtmlReportTests : IDisposable
         Assert.False(File.Exists(PathOf("x.html")));
     }
 
+    [Fact]
+    public void TheTimeAxisEndsNearTheEndOfTheRun()
+    {
+        var timeline = string.Join(",", Enumerable.Range(1, 60).Select(t => $$"""{ "t_s": {{t}}, "interval_s": 1, "accepted": 100, "attempted": 100, "errors": 0 }"""));
+        using var document = JsonDocument.Parse($$"""{ "schema": "relayd-load/2", "timeline": [ {{timeline}} ] }""");
+        var html = LoadHtmlReport.Render(document.RootElement);
+
+        Assert.Contains(">60 s</text>", html);
+        Assert.DoesNotContain(">70 s</text>", html); // not a round 100 s axis for a 60 s run
+        Assert.Contains(">10 s</text>", html);
+    }
+
     [Theory]
     [InlineData(0.7, 1)]
     [InlineData(1, 1)]
