@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The load generator of the published binary: `relayd load` against relayd itself (every message counted once in
-# the queue, the JSON report agrees), against a refusing target (exit 1) and a 451-only `relayd sink` (counted by
+# the queue, the JSON report agrees; --report, --size-dist, `load report` and `load compare`), against a refusing target (exit 1) and a 451-only `relayd sink` (counted by
 # code); `relayd sink` counts what smtp-source sends; non-loopback targets refused.
 source "$(dirname "$0")/lib.sh"
 D=$T/target
@@ -15,6 +15,30 @@ import json, sys; r = json.load(open(sys.argv[1]))
 t = r["totals"]; assert t["accepted"] == 500 and t["connections"] == 20, t' "$T/load.json"
 check "the target queued exactly 500 messages" test "$(json_field "$(relayd_cmd "$D" queue stats --json)" messages)" = 500
 check "the summary shows time-to-250 percentiles" grep -qi "time_to_250\|time to 250" "$T/load.out"
+check "the JSON is schema relayd-load/2 with a timeline that sums to the totals" $PY -c '
+import json, sys; r = json.load(open(sys.argv[1]))
+assert r["schema"] == "relayd-load/2", r["schema"]
+assert sum(s["accepted"] for s in r["timeline"]) == r["totals"]["accepted"], r["timeline"]
+assert len(r["latency_distribution_ms"]["time_to_250"]) >= 10' "$T/load.json"
+
+# --report and compare: a second run with other sizes, then the two side by side.
+timeout 120 "$RELAYD" load --target "$IP:2525" --messages 200 --concurrency 5 --per-connection 20 --to load@queue.test \
+    --size-dist 1k:70,10k:25,100k:5 --json "$T/b.json" --report "$T/b.html" >/dev/null 2>&1
+rc=$?
+check "relayd load --size-dist --report exits 0 (got $rc)" test "$rc" = 0
+check "the HTML report exists and has inline SVG charts" grep -q "<svg" "$T/b.html"
+check "the HTML report loads nothing from the network" bash -c '! grep -qi "src=\"http" "$1"' _ "$T/b.html"
+timeout 30 "$RELAYD" load compare "$T/load.json" "$T/b.json" >"$T/compare.out" 2>"$T/compare.err"
+rc=$?
+check "relayd load compare exits 0 (got $rc)" test "$rc" = 0
+check "compare prints accepted msg/s for both runs" grep -q "^accepted msg/s" "$T/compare.out"
+check "compare warns that concurrency and size_dist differ" bash -c 'grep -q "concurrency" "$1" && grep -q "size_dist" "$1"' _ "$T/compare.err"
+timeout 30 "$RELAYD" load report "$T/load.json" --out "$T/load.html" >/dev/null 2>&1
+check "relayd load report renders a saved run" grep -q "<svg" "$T/load.html"
+echo '{"schema": "relayd-sink/1", "messages": 1}' >"$T/foreign.json"
+timeout 30 "$RELAYD" load compare "$T/load.json" "$T/foreign.json" >/dev/null 2>&1
+rc=$?
+check "compare of a file that is not a load result exits 2 (got $rc)" test "$rc" = 2
 
 timeout 60 "$RELAYD" load --target "$IP:2599" --messages 5 --concurrency 1 --duration 5s >/dev/null 2>&1
 rc=$?

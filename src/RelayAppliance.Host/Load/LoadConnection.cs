@@ -2,7 +2,9 @@ using System.Buffers;
 using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 
 namespace RelayAppliance.Host.Load;
 
@@ -22,8 +24,11 @@ internal sealed class LoadConnection : IAsyncDisposable
 {
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
-    private readonly PipeReader _reader;
     private readonly LoadMessage _message;
+    // Replaced once by STARTTLS: reads then come through the TLS stream.
+    private PipeReader _reader;
+    // Null on the plaintext fast path (raw socket writes); with --starttls every write goes through it.
+    private SslStream? _tls;
     private bool _pipelining;
 
     private LoadConnection(Socket socket, LoadMessage message)
@@ -31,14 +36,21 @@ internal sealed class LoadConnection : IAsyncDisposable
         _socket = socket;
         _message = message;
         _stream = new NetworkStream(socket, ownsSocket: false);
-        _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true));
+        _reader = CreateReader(_stream);
     }
+
+    private static PipeReader CreateReader(Stream stream) =>
+        PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true));
 
     public bool ServerPipelining => _pipelining;
 
-    /// <summary>Connects, reads the greeting and says EHLO. Records connect and greeting latency.</summary>
-    public static async Task<LoadConnection> OpenAsync(IPEndPoint endPoint, LoadMessage message, LoadStatistics stats, CancellationToken cancellationToken)
+    /// <summary>
+    /// Connects, reads the greeting and says EHLO; then STARTTLS and AUTH when asked. Records connect, greeting and
+    /// tls latency. A refused STARTTLS or AUTH is a connection failure counted by its code (535 for a bad password).
+    /// </summary>
+    public static async Task<LoadConnection> OpenAsync(LoadOptions options, LoadMessage message, LoadStatistics stats, CancellationToken cancellationToken)
     {
+        var endPoint = options.EndPoint;
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         var start = Stopwatch.GetTimestamp();
         try
@@ -77,12 +89,65 @@ internal sealed class LoadConnection : IAsyncDisposable
             {
                 throw new LoadConnectionException(ehlo.ToString(System.Globalization.CultureInfo.InvariantCulture));
             }
+            if (options.StartTls)
+            {
+                await connection.StartTlsAsync(options, stats, cancellationToken).ConfigureAwait(false);
+            }
+            if (message.AuthPlain is { } auth)
+            {
+                await connection.SendAsync(auth, cancellationToken).ConfigureAwait(false);
+                var authReply = await connection.ReadReplyAsync(cancellationToken).ConfigureAwait(false);
+                if (authReply != 235)
+                {
+                    throw new LoadConnectionException(authReply.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                }
+            }
             return connection;
         }
         catch
         {
             await connection.DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    // RFC 3207: STARTTLS, 220, the handshake, then EHLO again (the server forgot everything, PIPELINING included).
+    private async ValueTask StartTlsAsync(LoadOptions options, LoadStatistics stats, CancellationToken cancellationToken)
+    {
+        var start = Stopwatch.GetTimestamp();
+        await SendAsync(LoadMessage.StartTls, cancellationToken).ConfigureAwait(false);
+        var reply = await ReadReplyAsync(cancellationToken).ConfigureAwait(false);
+        if (reply != 220)
+        {
+            throw new LoadConnectionException(reply.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+        await _reader.CompleteAsync().ConfigureAwait(false);
+        _tls = new SslStream(_stream, leaveInnerStreamOpen: true);
+        try
+        {
+            await _tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = options.TargetHost,
+                // A load tool usually targets a test server with a self-signed certificate; --tls-verify opts in.
+                RemoteCertificateValidationCallback = options.TlsVerify ? null : static (_, _, _, _) => true,
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AuthenticationException e)
+        {
+            throw new LoadConnectionException("tls-handshake", e);
+        }
+        catch (IOException e)
+        {
+            throw new LoadConnectionException("reset", e);
+        }
+        _reader = CreateReader(_tls);
+        stats.Tls.Record(start, Stopwatch.GetTimestamp());
+        _pipelining = false;
+        await SendAsync(_message.Ehlo, cancellationToken).ConfigureAwait(false);
+        var ehlo = await ReadReplyAsync(cancellationToken, detectPipelining: true).ConfigureAwait(false);
+        if (ehlo != 250)
+        {
+            throw new LoadConnectionException(ehlo.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
     }
 
@@ -139,7 +204,7 @@ internal sealed class LoadConnection : IAsyncDisposable
             await ResetAsync(cancellationToken).ConfigureAwait(false);
             return firstRefusal != 0 && accepted == 0 ? firstRefusal : data;
         }
-        await SendAsync(_message.Body, cancellationToken).ConfigureAwait(false);
+        await SendAsync(_message.NextBody(), cancellationToken).ConfigureAwait(false);
         var dotSent = Stopwatch.GetTimestamp();
         var final = await ReadReplyAsync(cancellationToken).ConfigureAwait(false);
         stats.TimeTo250.Record(dotSent, Stopwatch.GetTimestamp());
@@ -185,6 +250,11 @@ internal sealed class LoadConnection : IAsyncDisposable
 
     private async ValueTask SendAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
+        if (_tls is not null)
+        {
+            await SendTlsAsync(bytes, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         try
         {
             // On a stream socket SendAsync completes once every byte is queued to the kernel.
@@ -195,6 +265,18 @@ internal sealed class LoadConnection : IAsyncDisposable
             throw new LoadConnectionException(e.SocketErrorCode == SocketError.ConnectionReset ? "reset" : "send-" + e.SocketErrorCode.ToString().ToLowerInvariant(), e);
         }
         catch (ObjectDisposedException e)
+        {
+            throw new LoadConnectionException("reset", e);
+        }
+    }
+
+    private async ValueTask SendTlsAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _tls!.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
             throw new LoadConnectionException("reset", e);
         }
@@ -279,6 +361,10 @@ internal sealed class LoadConnection : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _reader.CompleteAsync().ConfigureAwait(false);
+        if (_tls is not null)
+        {
+            await _tls.DisposeAsync().ConfigureAwait(false);
+        }
         await _stream.DisposeAsync().ConfigureAwait(false);
         _socket.Dispose();
     }

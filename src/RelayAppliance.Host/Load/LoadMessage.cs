@@ -17,14 +17,29 @@ internal sealed class LoadMessage
         }
         Ehlo = Encoding.ASCII.GetBytes($"EHLO {options.Helo}\r\n");
         Envelope = [.. MailFrom, .. _rcpt.SelectMany(r => r), .. "DATA\r\n"u8];
-        Body = BuildBody(options);
+        if (options.Credentials is { } credentials)
+        {
+            // RFC 4616: authzid NUL authcid NUL passwd, base64, sent with the command (RFC 4954 initial response).
+            var plain = Encoding.UTF8.GetBytes($"\0{credentials.User}\0{credentials.Password}");
+            AuthPlain = Encoding.ASCII.GetBytes($"AUTH PLAIN {Convert.ToBase64String(plain)}\r\n");
+        }
+        _distribution = options.SizeDistribution;
+        _bodies = _distribution is null ? [BuildBody(options, options.Size)] : [.. _distribution.Buckets.Select(b => BuildBody(options, b.Size))];
     }
 
+    private readonly SizeDistribution? _distribution;
+    // One pre-built body per size (one without --size-dist); messages share them, nothing is built per message.
+    private readonly byte[][] _bodies;
+    private long _messageNumber;
+
+    public static ReadOnlyMemory<byte> StartTls { get; } = "STARTTLS\r\n"u8.ToArray();
     public static ReadOnlyMemory<byte> Data { get; } = "DATA\r\n"u8.ToArray();
     public static ReadOnlyMemory<byte> Rset { get; } = "RSET\r\n"u8.ToArray();
     public static ReadOnlyMemory<byte> Quit { get; } = "QUIT\r\n"u8.ToArray();
 
     public byte[] Ehlo { get; }
+    /// <summary>With --auth: the AUTH PLAIN command with its initial response.</summary>
+    public byte[]? AuthPlain { get; }
     public byte[] MailFrom { get; }
     private readonly byte[][] _rcpt;
 
@@ -33,15 +48,19 @@ internal sealed class LoadMessage
     /// <summary>MAIL, RCPTs and DATA for a pipelined write (RFC 2920 §3.1: DATA may end the group).</summary>
     public byte[] Envelope { get; }
     /// <summary>Headers and 7-bit body, exactly --size bytes, then CRLF.CRLF (not counted in the size).</summary>
-    public byte[] Body { get; }
+    public byte[] Body => _bodies[0];
 
-    private static byte[] BuildBody(LoadOptions options)
+    /// <summary>The body of the next message: --size's, or one drawn from --size-dist by message number.</summary>
+    public byte[] NextBody() =>
+        _distribution is null ? _bodies[0] : _bodies[_distribution.Choose(Interlocked.Increment(ref _messageNumber))];
+
+    private static byte[] BuildBody(LoadOptions options, int requestedSize)
     {
         var header = Encoding.ASCII.GetBytes(
             $"From: <{options.From}>\r\nTo: <{options.To}>\r\nSubject: relayd load\r\nMessage-ID: <load@loadgen.test>\r\n" +
             "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n");
         // A 1-byte remainder cannot be a CRLF-ended line, so such a size grows by one byte.
-        var size = Math.Max(options.Size, header.Length + 2);
+        var size = Math.Max(requestedSize, header.Length + 2);
         size += (size - header.Length) == 1 ? 1 : 0;
         var body = new byte[size + 3];
         header.CopyTo(body, 0);

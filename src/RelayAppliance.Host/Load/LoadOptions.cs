@@ -17,6 +17,9 @@ internal sealed record LoadOptions
     public TimeSpan Duration { get; init; } = DefaultDuration;
     public int Concurrency { get; init; } = 10;
     public int Size { get; init; } = 1024;
+    /// <summary>--size-dist: sizes drawn per message (then <see cref="Size"/> is their weighted mean).</summary>
+    public SizeDistribution? SizeDistribution { get; init; }
+    public int Seed { get; init; } = SizeDistribution.DefaultSeed;
     public int Recipients { get; init; } = 1;
     /// <summary>Messages per connection; 0 means no limit (one connection per worker for the whole run).</summary>
     public int PerConnection { get; init; } = 1;
@@ -24,10 +27,19 @@ internal sealed record LoadOptions
     /// <summary>Open loop: messages per second on a fixed schedule. Null: closed loop.</summary>
     public double? Rate { get; init; }
     public string? JsonFile { get; init; }
+    /// <summary>--report: the self-contained HTML page rendered from the same JSON.</summary>
+    public string? ReportFile { get; init; }
     public string From { get; init; } = "loadgen@loadgen.test";
     public string To { get; init; } = "sink@loadgen.test";
     public bool AllowRemote { get; init; }
     public string Helo { get; init; } = "loadgen.test";
+    /// <summary>--starttls: upgrade after EHLO (RFC 3207), then EHLO again.</summary>
+    public bool StartTls { get; init; }
+    /// <summary>--tls-verify: require a certificate valid for the target host; off by default (test targets are self-signed).</summary>
+    public bool TlsVerify { get; init; }
+    /// <summary>--auth USER: AUTH PLAIN after EHLO (after STARTTLS with --starttls).</summary>
+    public LoadCredentials? Credentials { get; init; }
+    public const string PasswordVariable = "RELAYD_LOAD_PASSWORD";
 
     public bool OpenLoop => Rate is not null;
 
@@ -38,20 +50,31 @@ internal sealed record LoadOptions
               [--rate R/s]                      open loop: R messages/s on a fixed schedule, latency from the intended
                                                 send time; without it, closed loop (each connection sends as replies come)
               [--size BYTES] [--recipients R]   message size incl. headers (default 1024), RCPTs per message (default 1)
+              [--size-dist SPEC] [--seed N]     sizes drawn per message instead of --size, e.g. 1k:70,10k:25,1m:5
+                                                (size:weight, k/m = 1024-based); same seed (default 1), same sizes
               [--per-connection M]              messages per connection, 0 = unlimited (default 1)
               [--pipelining]                    send MAIL, RCPT and DATA in one write (RFC 2920)
               [--from ADDR] [--to ADDR]         envelope (recipient n>1 becomes local+n@domain)
-              [--json FILE]                     write the results as JSON (schema relayd-load/1, see README)
+              [--starttls] [--tls-verify]       STARTTLS after EHLO; the certificate is NOT verified unless
+                                                --tls-verify (targets are usually self-signed); "tls" latency kind
+              [--auth USER [--password-file F]] AUTH PLAIN after EHLO (after STARTTLS when given); the password
+                                                comes from $RELAYD_LOAD_PASSWORD or the first line of F, never argv
+              [--json FILE]                     write the results as JSON (schema relayd-load/2, see README)
+              [--report FILE.html]              write a self-contained HTML report (charts as inline SVG)
+          relayd load report RUN.json --out FILE.html   render the HTML report of a saved --json result
+          relayd load compare A.json B.json [--json]    A and B side by side with the change in %; warns when
+                                                        the runs' parameters differ
         """;
 
     public static LoadOptions Parse(IReadOnlyList<string> args)
     {
-        string? target = null, jsonFile = null, from = null, to = null;
+        string? target = null, jsonFile = null, reportFile = null, sizeDist = null, from = null, to = null, authUser = null, passwordFile = null;
         long? messages = null;
         TimeSpan? duration = null;
-        int concurrency = 10, size = 1024, recipients = 1, perConnection = 1;
+        int concurrency = 10, recipients = 1, perConnection = 1, seed = SizeDistribution.DefaultSeed;
+        int? size = null;
         double? rate = null;
-        bool pipelining = false, allowRemote = false;
+        bool pipelining = false, allowRemote = false, startTls = false, tlsVerify = false;
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
@@ -70,14 +93,21 @@ internal sealed record LoadOptions
                 case "--duration": duration = ParseDuration(arg, Value()); break;
                 case "--concurrency": concurrency = (int)ParseLong(arg, Value(), 1, 10_000); break;
                 case "--size": size = (int)ParseLong(arg, Value(), 64, 100_000_000); break;
+                case "--size-dist": sizeDist = Value(); break;
+                case "--seed": seed = (int)ParseLong(arg, Value(), 0, int.MaxValue); break;
                 case "--recipients": recipients = (int)ParseLong(arg, Value(), 1, 1000); break;
                 case "--per-connection": perConnection = (int)ParseLong(arg, Value(), 0, int.MaxValue); break;
                 case "--rate": rate = ParseRate(arg, Value()); break;
                 case "--json": jsonFile = Value(); break;
+                case "--report": reportFile = Value(); break;
                 case "--from": from = ParseAddress(arg, Value()); break;
                 case "--to": to = ParseAddress(arg, Value()); break;
                 case "--pipelining": pipelining = true; break;
                 case "--allow-remote": allowRemote = true; break;
+                case "--starttls": startTls = true; break;
+                case "--tls-verify": tlsVerify = true; break;
+                case "--auth": authUser = Value(); break;
+                case "--password-file": passwordFile = Value(); break;
                 default: throw new UsageException($"load: unknown option '{args[i]}'");
             }
         }
@@ -85,6 +115,20 @@ internal sealed record LoadOptions
         {
             throw new UsageException("load: --target HOST:PORT is required");
         }
+        if (size is not null && sizeDist is not null)
+        {
+            throw new UsageException("load: --size and --size-dist exclude each other; give one");
+        }
+        if (tlsVerify && !startTls)
+        {
+            throw new UsageException("load: --tls-verify needs --starttls");
+        }
+        var credentials = authUser is null ? null : new LoadCredentials(authUser, ReadPassword(passwordFile));
+        if (credentials is null && passwordFile is not null)
+        {
+            throw new UsageException("load: --password-file needs --auth USER");
+        }
+        var distribution = sizeDist is null ? null : SizeDistribution.Parse("--size-dist", sizeDist, seed);
         var endPoint = ResolveTarget(target, allowRemote);
         return new LoadOptions
         {
@@ -93,17 +137,47 @@ internal sealed record LoadOptions
             Messages = messages,
             Duration = duration ?? DefaultDuration,
             Concurrency = concurrency,
-            Size = size,
+            Size = distribution?.MeanSize ?? size ?? 1024,
+            SizeDistribution = distribution,
+            Seed = seed,
             Recipients = recipients,
             PerConnection = perConnection,
             Pipelining = pipelining,
             Rate = rate,
             JsonFile = jsonFile,
+            ReportFile = reportFile,
             From = from ?? "loadgen@loadgen.test",
             To = to ?? "sink@loadgen.test",
             AllowRemote = allowRemote,
+            StartTls = startTls,
+            TlsVerify = tlsVerify,
+            Credentials = credentials,
         };
     }
+
+    /// <summary>The first line of --password-file, else $RELAYD_LOAD_PASSWORD: never argv, where ps would show it.</summary>
+    private static string ReadPassword(string? passwordFile)
+    {
+        if (passwordFile is not null)
+        {
+            try
+            {
+                return File.ReadLines(passwordFile).FirstOrDefault()?.TrimEnd('\r') is { Length: > 0 } line
+                    ? line
+                    : throw new UsageException($"load: --password-file {passwordFile} is empty");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"load: --password-file {passwordFile} cannot be read ({e.Message})");
+            }
+        }
+        return Environment.GetEnvironmentVariable(PasswordVariable) is { Length: > 0 } password
+            ? password
+            : throw new UsageException($"load: --auth needs a password in ${PasswordVariable} or --password-file FILE");
+    }
+
+    /// <summary>The host part of --target, for TLS server name indication and --tls-verify.</summary>
+    public string TargetHost => Target[..Target.LastIndexOf(':')].Trim('[', ']');
 
     private static IPEndPoint ResolveTarget(string target, bool allowRemote)
     {
@@ -171,4 +245,13 @@ internal sealed record LoadOptions
             ? value
             : throw new UsageException($"load: {option} '{value}' is not an address like user@example.test");
     }
+}
+
+/// <summary>--auth's user and password; <see cref="ToString"/> leaves the password out (LoadOptions is a record that prints its members).</summary>
+internal sealed class LoadCredentials(string user, string password)
+{
+    public string User { get; } = user;
+    public string Password { get; } = password;
+
+    public override string ToString() => $"{User} (password not shown)";
 }

@@ -7,8 +7,11 @@ namespace RelayAppliance.Host.Load;
 /// <summary>The progress line, the summary table and the JSON document (schema <see cref="Schema"/>, described in the README).</summary>
 internal static class LoadReport
 {
-    /// <summary>Bump on any incompatible change to the JSON; adding fields is compatible.</summary>
-    public const string Schema = "relayd-load/1";
+    /// <summary>
+    /// Bump on any incompatible change to the JSON; adding fields is compatible. /2 only added fields to /1
+    /// (timeline, latency_distribution_ms, more machine facts), bumped so a reader can tell they are there.
+    /// </summary>
+    public const string Schema = "relayd-load/2";
 
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
@@ -31,8 +34,8 @@ internal static class LoadReport
         var seconds = Math.Max(runner.Elapsed.TotalSeconds, 0.001);
         var mode = options.OpenLoop ? string.Create(Invariant, $"open loop at {options.Rate:0.###}/s") : "closed loop";
         output.WriteLine(string.Create(Invariant,
-            $"relayd load → {options.Target}: {mode}, {options.Concurrency} connections, {options.Size} bytes, {options.Recipients} rcpt, " +
-            $"{(options.PerConnection == 0 ? "unlimited" : options.PerConnection.ToString(Invariant))} msg/connection{(options.Pipelining ? ", pipelining" : "")}"));
+            $"relayd load → {options.Target}: {mode}, {options.Concurrency} connections, {(options.SizeDistribution is { } d ? "sizes " + d.Spec + " (seed " + options.Seed.ToString(Invariant) + ")" : options.Size.ToString(Invariant) + " bytes")}, {options.Recipients} rcpt, " +
+            $"{(options.PerConnection == 0 ? "unlimited" : options.PerConnection.ToString(Invariant))} msg/connection{(options.Pipelining ? ", pipelining" : "")}{(options.StartTls ? ", starttls" : "")}{(options.Credentials is null ? "" : ", auth")}"));
         output.WriteLine(string.Create(Invariant,
             $"messages  attempted {stats.Attempted}  accepted {stats.Accepted}  failed {stats.Failed}  unsent {stats.Unsent}  connections {stats.Connections}"));
         output.WriteLine(string.Create(Invariant,
@@ -69,6 +72,21 @@ internal static class LoadReport
         json.WriteNumber("duration_s", options.Duration.TotalSeconds);
         json.WriteNumber("concurrency", options.Concurrency);
         json.WriteNumber("size", options.Size);
+        // Written only when used, so a plaintext run's parameters match a /1 result's and `compare` stays quiet.
+        if (options.StartTls)
+        {
+            json.WriteBoolean("starttls", true);
+            json.WriteBoolean("tls_verify", options.TlsVerify);
+        }
+        if (options.Credentials is { } credentials)
+        {
+            json.WriteString("auth_user", credentials.User);
+        }
+        if (options.SizeDistribution is { } distribution)
+        {
+            json.WriteString("size_dist", distribution.Spec);
+            json.WriteNumber("seed", options.Seed);
+        }
         json.WriteNumber("recipients", options.Recipients);
         json.WriteNumber("per_connection", options.PerConnection);
         json.WriteBoolean("pipelining", options.Pipelining);
@@ -116,13 +134,67 @@ internal static class LoadReport
         WriteCounts(json, "errors", stats.Errors);
         WriteCounts(json, "refused_recipients", stats.RecipientRefusals);
 
+        json.WriteStartArray("timeline");
+        foreach (var sample in stats.Timeline)
+        {
+            json.WriteStartObject();
+            json.WriteNumber("t_s", sample.Second);
+            json.WriteNumber("interval_s", Math.Round(sample.IntervalSeconds, 3));
+            json.WriteNumber("accepted", sample.Accepted);
+            json.WriteNumber("attempted", sample.Attempted);
+            json.WriteNumber("errors", sample.Errors);
+            json.WriteNumber("ttf250_p50_ms", sample.Ttf250P50);
+            json.WriteNumber("ttf250_p99_ms", sample.Ttf250P99);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+
+        json.WriteStartObject("latency_distribution_ms");
+        foreach (var histogram in stats.Histograms)
+        {
+            json.WriteStartArray(histogram.Name);
+            foreach (var point in histogram.Distribution())
+            {
+                json.WriteStartObject();
+                json.WriteNumber("p", Math.Round(point.Percentile, 6));
+                json.WriteNumber("ms", point.Ms);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+        }
+        json.WriteEndObject();
+
+        WriteMachine(json, MachineFacts.Read());
+        json.WriteEndObject();
+    }
+
+    private static void WriteMachine(Utf8JsonWriter json, MachineFacts machine)
+    {
         json.WriteStartObject("machine");
-        json.WriteNumber("cores", Environment.ProcessorCount);
-        json.WriteString("os", RuntimeInformation.OSDescription);
+        json.WriteNumber("cores", machine.Cores);
+        json.WriteString("os", machine.Os);
         json.WriteString("arch", RuntimeInformation.OSArchitecture.ToString());
         json.WriteString("runtime", RuntimeInformation.FrameworkDescription);
         json.WriteString("relayd", Program.Version);
-        json.WriteEndObject();
+        json.WriteString("relayd_version", Program.Version);
+        if (machine.Kernel is { } kernel)
+        {
+            json.WriteString("kernel", kernel);
+        }
+        json.WriteString("hostname", machine.Hostname);
+        if (machine.LoadAverage is { } load)
+        {
+            json.WriteStartArray("load_avg");
+            foreach (var average in load)
+            {
+                json.WriteNumberValue(average);
+            }
+            json.WriteEndArray();
+        }
+        if (machine.MemoryTotalBytes is { } memory)
+        {
+            json.WriteNumber("memory_total_bytes", memory);
+        }
         json.WriteEndObject();
     }
 

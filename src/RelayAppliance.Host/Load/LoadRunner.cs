@@ -23,7 +23,7 @@ internal sealed class LoadRunner(LoadOptions options, TimeProvider? timeProvider
     private volatile bool _stopRequested;
 
     public LoadOptions Options => options;
-    public LoadStatistics Statistics { get; } = new();
+    public LoadStatistics Statistics { get; } = new(options.StartTls);
     public TimeSpan Elapsed { get; private set; }
     public DateTimeOffset StartedAt { get; private set; }
     public TimeSpan SoFar => _startTimestamp == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(_startTimestamp);
@@ -39,6 +39,8 @@ internal sealed class LoadRunner(LoadOptions options, TimeProvider? timeProvider
         _startTimestamp = Stopwatch.GetTimestamp();
         using var hard = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         hard.CancelAfter(options.Duration + Grace);
+        using var stopSampling = new CancellationTokenSource();
+        var sampler = SampleAsync(stopSampling.Token);
         if (options.OpenLoop)
         {
             await RunOpenLoopAsync(hard.Token).ConfigureAwait(false);
@@ -53,6 +55,32 @@ internal sealed class LoadRunner(LoadOptions options, TimeProvider? timeProvider
             await Task.WhenAll(workers).ConfigureAwait(false);
         }
         Elapsed = Stopwatch.GetElapsedTime(_startTimestamp);
+        await stopSampling.CancelAsync().ConfigureAwait(false);
+        var sampled = await sampler.ConfigureAwait(false);
+        // The last, partial second; skipped when a late tick already saw everything (the timeline sums to the totals).
+        var covered = TimeSpan.FromSeconds(sampled);
+        if (sampled == 0 || Elapsed > covered)
+        {
+            Statistics.Sample(sampled + 1, sampled == 0 ? Elapsed : Elapsed - covered);
+        }
+    }
+
+    /// <summary>Closes one timeline interval a second until stopped; returns how many it closed.</summary>
+    private async Task<int> SampleAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), _time);
+        var second = 0;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                Statistics.Sample(++second, TimeSpan.FromSeconds(1));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        return second;
     }
 
     // Claims the messages of one connection's budget at once, so N messages at M per connection take ceil(N/M)
@@ -210,7 +238,7 @@ internal sealed class LoadRunner(LoadOptions options, TimeProvider? timeProvider
                 if (_connection is null)
                 {
                     stats.CountConnection();
-                    _connection = await LoadConnection.OpenAsync(runner.Options.EndPoint, runner._message, stats, cancellationToken).ConfigureAwait(false);
+                    _connection = await LoadConnection.OpenAsync(runner.Options, runner._message, stats, cancellationToken).ConfigureAwait(false);
                     SentOnConnection = 0;
                     if (runner.Options.Pipelining && !_connection.ServerPipelining)
                     {

@@ -177,7 +177,7 @@ public sealed class LoadRunnerTests
 
             using var json = JsonDocument.Parse(File.ReadAllBytes(file));
             var root = json.RootElement;
-            Assert.Equal("relayd-load/1", root.GetProperty("schema").GetString());
+            Assert.Equal("relayd-load/2", root.GetProperty("schema").GetString());
             Assert.True(root.GetProperty("elapsed_s").GetDouble() > 0);
             root.GetProperty("started_at").GetDateTimeOffset();
             var parameters = root.GetProperty("parameters");
@@ -214,6 +214,15 @@ public sealed class LoadRunnerTests
             var machine = root.GetProperty("machine");
             Assert.Equal(Environment.ProcessorCount, machine.GetProperty("cores").GetInt32());
             Assert.False(string.IsNullOrEmpty(machine.GetProperty("os").GetString()));
+            // Added in /2.
+            Assert.Equal(Environment.MachineName, machine.GetProperty("hostname").GetString());
+            Assert.False(string.IsNullOrEmpty(machine.GetProperty("kernel").GetString()));
+            Assert.Equal(3, machine.GetProperty("load_avg").GetArrayLength());
+            Assert.True(machine.GetProperty("memory_total_bytes").GetInt64() > 1 << 20);
+            Assert.Equal(Program.Version, machine.GetProperty("relayd_version").GetString());
+            Assert.Equal(5, root.GetProperty("timeline").EnumerateArray().Sum(s => s.GetProperty("attempted").GetInt64()));
+            var distribution = root.GetProperty("latency_distribution_ms").GetProperty("time_to_250");
+            Assert.Equal(100, distribution.EnumerateArray().Last().GetProperty("p").GetDouble());
         }
         finally
         {
