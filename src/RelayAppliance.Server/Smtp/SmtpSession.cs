@@ -27,7 +27,7 @@ internal sealed partial class SmtpSession
 
     private readonly SmtpServer _server;
     private readonly SmtpServerOptions _options;
-    private readonly Socket _socket;
+    private readonly Socket? _socket; // null for a session over an in-memory transport (benchmarks)
     private readonly IPAddress _clientAddress;
     private readonly string _client;
     private readonly bool _implicitTls;
@@ -64,6 +64,17 @@ internal sealed partial class SmtpSession
     private int _authPasswordLength;
 
     public SmtpSession(SmtpServer server, Socket socket, IPAddress clientAddress, bool implicitTls)
+        : this(server, socket, new NetworkStream(socket, ownsSocket: false), transport: null, clientAddress, implicitTls)
+    {
+    }
+
+    /// <summary>A session over an in-memory transport (no socket, no STARTTLS): the benchmarks' embedded session.</summary>
+    internal SmtpSession(SmtpServer server, IDuplexPipe transport, IPAddress clientAddress)
+        : this(server, socket: null, Stream.Null, transport, clientAddress, implicitTls: false)
+    {
+    }
+
+    private SmtpSession(SmtpServer server, Socket? socket, Stream stream, IDuplexPipe? transport, IPAddress clientAddress, bool implicitTls)
     {
         _server = server;
         _options = server.Options;
@@ -75,8 +86,8 @@ internal sealed partial class SmtpSession
         _body = server.Spool.CreateBodyWriter();
         _lineScratch = new byte[Math.Max(_options.MaxCommandLine, 1024)];
         _idle = new CancellationTokenSource(Timeout.InfiniteTimeSpan, server.Time);
-        _stream = new NetworkStream(socket, ownsSocket: false);
-        (_reader, _writer) = CreatePipes(_stream);
+        _stream = stream;
+        (_reader, _writer) = transport is null ? CreatePipes(stream) : (transport.Input, transport.Output);
     }
 
     private bool MayRelay => _trustedClient || _authUser is not null;
@@ -94,12 +105,12 @@ internal sealed partial class SmtpSession
     {
         try
         {
-            _socket.Shutdown(SocketShutdown.Both);
+            _socket?.Shutdown(SocketShutdown.Both);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
         }
-        _socket.Close();
+        _socket?.Close();
     }
 
     public async Task RunAsync()
