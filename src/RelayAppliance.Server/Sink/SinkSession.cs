@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using RelayAppliance.Protocol.Smtp;
 using RelayAppliance.Server.Smtp;
 
@@ -14,7 +15,9 @@ namespace RelayAppliance.Server.Sink;
 /// Unlike <see cref="SmtpSession"/> (no TLS here, so no stream to layer on), the sink talks to the socket directly
 /// through three buffers rented for the connection's lifetime: input, replies and the un-stuffing scratch. At one
 /// message per connection that saves, per connection, a NetworkStream, a StreamPipeReader and a StreamPipeWriter with
-/// their segments and async machinery, and a fresh 16 KiB scratch array (perf/RESULTS.md, sink section).
+/// their segments and async machinery, and a fresh 16 KiB scratch array (perf/RESULTS.md, sink section). The inner
+/// async methods use pooled ValueTask builders: each suspends once per round trip, which would otherwise allocate a
+/// state-machine box every time.
 /// </remarks>
 internal sealed class SinkSession
 {
@@ -65,7 +68,8 @@ internal sealed class SinkSession
         _socket.Close();
     }
 
-    public async Task RunAsync()
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask RunAsync()
     {
         _input = ArrayPool<byte>.Shared.Rent(Math.Max(MinInputBuffer, 2 * _options.MaxCommandLine));
         _output = ArrayPool<byte>.Shared.Rent(OutputBuffer);
@@ -91,7 +95,8 @@ internal sealed class SinkSession
         }
     }
 
-    private async Task CommandLoopAsync()
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask CommandLoopAsync()
     {
         var needMore = false; // everything buffered has been examined
         while (true)
@@ -134,6 +139,7 @@ internal sealed class SinkSession
     /// Called only when everything buffered has been examined: flushes the replies so far (they are all that can be
     /// answered before more input, RFC 2920 §3.1), then receives more after what is left. False at end of input.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReceiveAsync()
     {
         await FlushAsync().ConfigureAwait(false);
@@ -163,6 +169,7 @@ internal sealed class SinkSession
         _outputLength += reply.Length;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask FlushAsync()
     {
         if (_outputLength == 0)
@@ -319,7 +326,8 @@ internal sealed class SinkSession
     }
 
     /// <summary>DATA content up to &lt;CRLF&gt;.&lt;CRLF&gt;; false when the client went away first.</summary>
-    private async Task<bool> ReceiveDataAsync()
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ReceiveDataAsync()
     {
         // Bare CR/LF are passed through as sent (a sink measures; it does not judge), but still never end the data.
         var unstuffer = new DotUnstuffer(normalizeBareLineEndings: false, maxLineLength: int.MaxValue);
@@ -360,7 +368,8 @@ internal sealed class SinkSession
     }
 
     /// <summary>One BDAT chunk (RFC 3030 §2); false when the client went away first.</summary>
-    private async Task<bool> ReceiveBdatAsync()
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ReceiveBdatAsync()
     {
         var keep = !_bdatOutOfSequence;
         if (keep && _state == SmtpState.RecipientGiven)
@@ -404,7 +413,8 @@ internal sealed class SinkSession
     }
 
     /// <summary>Counts the message, then (after the configured delay) gives the reply the mix draws for it.</summary>
-    private async Task FinishMessageAsync(long bytes)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask FinishMessageAsync(long bytes)
     {
         if (_dump is { } dump)
         {
