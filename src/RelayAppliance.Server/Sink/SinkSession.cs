@@ -1,6 +1,6 @@
 using System.Buffers;
-using System.IO.Pipelines;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using RelayAppliance.Protocol.Smtp;
 using RelayAppliance.Server.Smtp;
 
@@ -8,20 +8,35 @@ namespace RelayAppliance.Server.Sink;
 
 /// <summary>
 /// One sink connection: the same zero-allocation loop as <see cref="SmtpSession"/> (commands parsed straight from the
-/// pipe buffer, every pipelined command answered before one flush), but content is un-stuffed into a scratch buffer
+/// input buffer, every pipelined command answered before one flush), but content is un-stuffed into a scratch buffer
 /// and dropped (or written to a dump file), and the final reply comes from the reply mix.
 /// </summary>
+/// <remarks>
+/// Unlike <see cref="SmtpSession"/> (no TLS here, so no stream to layer on), the sink talks to the socket directly
+/// through three buffers rented for the connection's lifetime: input, replies and the un-stuffing scratch. At one
+/// message per connection that saves, per connection, a NetworkStream, a StreamPipeReader and a StreamPipeWriter with
+/// their segments and async machinery, and a fresh 16 KiB scratch array (perf/RESULTS.md, sink section). The inner
+/// async methods use pooled ValueTask builders: each suspends once per round trip, which would otherwise allocate a
+/// state-machine box every time.
+/// </remarks>
 internal sealed class SinkSession
 {
     private enum Next : byte { ReadMore, Data, Bdat, Quit, Close }
 
+    // Input: at least two maximal command lines, so a complete line always fits after compaction.
+    private const int MinInputBuffer = 8 * 1024;
+    private const int ScratchSize = 16 * 1024;
+    private const int OutputBuffer = 1024;
+
     private readonly SinkServer _server;
     private readonly SinkOptions _options;
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
-    private readonly PipeReader _reader;
-    private readonly PipeWriter _writer;
-    private readonly byte[] _scratch = new byte[16 * 1024];
+    private byte[] _input = [];
+    private int _inputStart;
+    private int _inputEnd;
+    private byte[] _output = [];
+    private int _outputLength;
+    private byte[] _scratch = [];
 
     private SmtpState _state = SmtpState.Connected;
     private bool _skippingLongLine;
@@ -39,9 +54,6 @@ internal sealed class SinkSession
         _server = server;
         _options = server.Options;
         _socket = socket;
-        _stream = new NetworkStream(socket, ownsSocket: false);
-        _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 8192, minimumReadSize: 2048, leaveOpen: true));
-        _writer = PipeWriter.Create(_stream, new StreamPipeWriterOptions(leaveOpen: true));
     }
 
     public void Abort()
@@ -56,12 +68,16 @@ internal sealed class SinkSession
         _socket.Close();
     }
 
-    public async Task RunAsync()
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask RunAsync()
     {
+        _input = ArrayPool<byte>.Shared.Rent(Math.Max(MinInputBuffer, 2 * _options.MaxCommandLine));
+        _output = ArrayPool<byte>.Shared.Rent(OutputBuffer);
+        _scratch = ArrayPool<byte>.Shared.Rent(ScratchSize);
         try
         {
-            _writer.Write(_server.Greeting);
-            await _writer.FlushAsync().ConfigureAwait(false);
+            Write(_server.Greeting);
+            await FlushAsync().ConfigureAwait(false);
             await CommandLoopAsync().ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
@@ -71,26 +87,31 @@ internal sealed class SinkSession
         finally
         {
             DiscardDump();
-            await _reader.CompleteAsync().ConfigureAwait(false);
-            await _writer.CompleteAsync().ConfigureAwait(false);
-            await _stream.DisposeAsync().ConfigureAwait(false);
+            // Nothing is in flight any more: every receive and send above was awaited.
+            ArrayPool<byte>.Shared.Return(_input);
+            ArrayPool<byte>.Shared.Return(_output);
+            ArrayPool<byte>.Shared.Return(_scratch);
+            _input = _output = _scratch = [];
         }
     }
 
-    private async Task CommandLoopAsync()
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask CommandLoopAsync()
     {
+        var needMore = false; // everything buffered has been examined
         while (true)
         {
-            var result = await ReadAsync().ConfigureAwait(false);
-            var buffer = result.Buffer;
-            var reader = new SequenceReader<byte>(buffer);
+            if (needMore && !await ReceiveAsync().ConfigureAwait(false))
+            {
+                await FlushAsync().ConfigureAwait(false);
+                return; // the client went away
+            }
+            var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(_input, _inputStart, _inputEnd - _inputStart));
             var next = ProcessCommands(ref reader);
-            _reader.AdvanceTo(reader.Position, next == Next.ReadMore ? buffer.End : reader.Position);
+            _inputStart += (int)reader.Consumed;
+            needMore = next == Next.ReadMore;
             switch (next)
             {
-                case Next.ReadMore when result.IsCompleted:
-                    await _writer.FlushAsync().ConfigureAwait(false);
-                    return;
                 case Next.Data:
                     if (!await ReceiveDataAsync().ConfigureAwait(false))
                     {
@@ -104,28 +125,61 @@ internal sealed class SinkSession
                     }
                     break;
                 case Next.Quit:
-                    _writer.Write(SmtpReplies.ServiceClosing);
-                    await _writer.FlushAsync().ConfigureAwait(false);
+                    Write(SmtpReplies.ServiceClosing);
+                    await FlushAsync().ConfigureAwait(false);
                     return;
                 case Next.Close:
-                    await _writer.FlushAsync().ConfigureAwait(false);
+                    await FlushAsync().ConfigureAwait(false);
                     return;
             }
         }
     }
 
-    /// <summary>Buffered input at once; flushes the replies so far only when it would have to wait (RFC 2920 §3.1).</summary>
-    private async ValueTask<ReadResult> ReadAsync()
+    /// <summary>
+    /// Called only when everything buffered has been examined: flushes the replies so far (they are all that can be
+    /// answered before more input, RFC 2920 §3.1), then receives more after what is left. False at end of input.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ReceiveAsync()
     {
-        if (_reader.TryRead(out var buffered))
+        await FlushAsync().ConfigureAwait(false);
+        if (_inputStart > 0)
         {
-            return buffered;
+            _input.AsSpan(_inputStart, _inputEnd - _inputStart).CopyTo(_input);
+            _inputEnd -= _inputStart;
+            _inputStart = 0;
         }
-        if (_writer.UnflushedBytes > 0)
+        // Cannot be full: a command line longer than the limit is answered and skipped, DATA and BDAT consume all.
+        var received = await _socket.ReceiveAsync(_input.AsMemory(_inputEnd), SocketFlags.None).ConfigureAwait(false);
+        _inputEnd += received;
+        return received > 0;
+    }
+
+    private void Write(ReadOnlySpan<byte> reply)
+    {
+        if (_output.Length - _outputLength < reply.Length)
         {
-            await _writer.FlushAsync().ConfigureAwait(false);
+            // Many pipelined commands in one read: grow (bounded by what one input buffer can hold).
+            var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_output.Length * 2, _outputLength + reply.Length));
+            _output.AsSpan(0, _outputLength).CopyTo(larger);
+            ArrayPool<byte>.Shared.Return(_output);
+            _output = larger;
         }
-        return await _reader.ReadAsync().ConfigureAwait(false);
+        reply.CopyTo(_output.AsSpan(_outputLength));
+        _outputLength += reply.Length;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask FlushAsync()
+    {
+        if (_outputLength == 0)
+        {
+            return;
+        }
+        var length = _outputLength;
+        _outputLength = 0;
+        // A stream socket's send completes when all of it is sent.
+        await _socket.SendAsync(_output.AsMemory(0, length), SocketFlags.None).ConfigureAwait(false);
     }
 
     private Next ProcessCommands(ref SequenceReader<byte> reader)
@@ -167,7 +221,7 @@ internal sealed class SinkSession
 
     private Next Reply(ReadOnlySpan<byte> reply)
     {
-        _writer.Write(reply);
+        Write(reply);
         return Next.ReadMore;
     }
 
@@ -204,7 +258,7 @@ internal sealed class SinkSession
                 {
                     return Reply(SmtpReplies.SyntaxErrorInArguments);
                 }
-                _writer.Write(SmtpReplies.StartMailInput);
+                Write(SmtpReplies.StartMailInput);
                 return Next.Data;
             case SmtpVerb.Rset:
                 ResetTransaction();
@@ -252,7 +306,7 @@ internal sealed class SinkSession
         if (SmtpCommandParser.TryParseBdat(arguments, out _bdatSize, out _bdatLast) != SmtpArgumentError.None)
         {
             // Without a chunk size the next command cannot be found: the stream is lost (RFC 3030 §2).
-            _writer.Write(SmtpReplies.SyntaxErrorInArguments);
+            Write(SmtpReplies.SyntaxErrorInArguments);
             return Next.Close;
         }
         _bdatOutOfSequence = !SmtpStateTable.IsAllowed(_state, SmtpVerb.Bdat);
@@ -272,7 +326,8 @@ internal sealed class SinkSession
     }
 
     /// <summary>DATA content up to &lt;CRLF&gt;.&lt;CRLF&gt;; false when the client went away first.</summary>
-    private async Task<bool> ReceiveDataAsync()
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ReceiveDataAsync()
     {
         // Bare CR/LF are passed through as sent (a sink measures; it does not judge), but still never end the data.
         var unstuffer = new DotUnstuffer(normalizeBareLineEndings: false, maxLineLength: int.MaxValue);
@@ -280,15 +335,12 @@ internal sealed class SinkSession
         long bytes = 0;
         while (true)
         {
-            var result = await ReadAsync().ConfigureAwait(false);
-            var buffer = result.Buffer;
-            var status = Unstuff(ref unstuffer, buffer, ref bytes, out var consumed);
-            _reader.AdvanceTo(consumed, status == DataStatus.EndOfData ? consumed : buffer.End);
+            var status = Unstuff(ref unstuffer, ref bytes);
             if (status == DataStatus.EndOfData)
             {
                 break;
             }
-            if (result.IsCompleted)
+            if (!await ReceiveAsync().ConfigureAwait(false))
             {
                 return false;
             }
@@ -297,33 +349,27 @@ internal sealed class SinkSession
         return true;
     }
 
-    private DataStatus Unstuff(ref DotUnstuffer unstuffer, in ReadOnlySequence<byte> buffer, ref long bytes, out SequencePosition consumed)
+    /// <summary>Un-stuffs the buffered input; consumes up to the end of data, or all of it.</summary>
+    private DataStatus Unstuff(ref DotUnstuffer unstuffer, ref long bytes)
     {
-        var position = buffer.Start;
-        foreach (var segment in buffer)
+        while (_inputStart < _inputEnd)
         {
-            var input = segment.Span;
-            while (!input.IsEmpty)
+            var status = unstuffer.Process(_input.AsSpan(_inputStart, _inputEnd - _inputStart), _scratch, out var used, out var written);
+            _inputStart += used;
+            bytes += written;
+            _dump?.Write(_scratch, 0, written);
+            if (status == DataStatus.EndOfData)
             {
-                var status = unstuffer.Process(input, _scratch, out var used, out var written);
-                input = input[used..];
-                position = buffer.GetPosition(used, position);
-                bytes += written;
-                _dump?.Write(_scratch, 0, written);
-                if (status == DataStatus.EndOfData)
-                {
-                    consumed = position;
-                    return status;
-                }
+                return status;
             }
         }
         // A dot or CR held back at the end of the input stays inside the un-stuffer, so everything is consumed.
-        consumed = position;
         return DataStatus.NeedMoreInput;
     }
 
     /// <summary>One BDAT chunk (RFC 3030 §2); false when the client went away first.</summary>
-    private async Task<bool> ReceiveBdatAsync()
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ReceiveBdatAsync()
     {
         var keep = !_bdatOutOfSequence;
         if (keep && _state == SmtpState.RecipientGiven)
@@ -333,33 +379,33 @@ internal sealed class SinkSession
             _state = SmtpState.Chunking;
         }
         var remaining = _bdatSize;
-        while (remaining > 0)
+        while (true)
         {
-            var result = await ReadAsync().ConfigureAwait(false);
-            var chunk = result.Buffer.Slice(0, Math.Min(remaining, result.Buffer.Length));
+            var length = (int)Math.Min(remaining, _inputEnd - _inputStart);
             if (keep && _dump is not null)
             {
-                foreach (var segment in chunk)
-                {
-                    _dump.Write(segment.Span);
-                }
+                _dump.Write(_input, _inputStart, length);
             }
-            remaining -= chunk.Length;
-            _reader.AdvanceTo(chunk.End);
-            if (remaining > 0 && result.IsCompleted)
+            _inputStart += length;
+            remaining -= length;
+            if (remaining == 0)
+            {
+                break;
+            }
+            if (!await ReceiveAsync().ConfigureAwait(false))
             {
                 return false;
             }
         }
         if (!keep)
         {
-            _writer.Write(SmtpReplies.BadSequence);
+            Write(SmtpReplies.BadSequence);
             return true;
         }
         _bdatBytes += _bdatSize;
         if (!_bdatLast)
         {
-            _writer.Write(SmtpReplies.ChunkReceived);
+            Write(SmtpReplies.ChunkReceived);
             return true;
         }
         await FinishMessageAsync(_bdatBytes).ConfigureAwait(false);
@@ -367,7 +413,8 @@ internal sealed class SinkSession
     }
 
     /// <summary>Counts the message, then (after the configured delay) gives the reply the mix draws for it.</summary>
-    private async Task FinishMessageAsync(long bytes)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask FinishMessageAsync(long bytes)
     {
         if (_dump is { } dump)
         {
@@ -379,14 +426,11 @@ internal sealed class SinkSession
         var pick = mix.Pick(_server.NextMessageNumber());
         if (_options.Delay > TimeSpan.Zero)
         {
-            if (_writer.UnflushedBytes > 0)
-            {
-                await _writer.FlushAsync().ConfigureAwait(false);
-            }
+            await FlushAsync().ConfigureAwait(false);
             await Task.Delay(_options.Delay, _options.Time).ConfigureAwait(false);
         }
         _server.Counters.Message(_recipients, bytes, pick);
-        _writer.Write(mix.Reply(pick));
+        Write(mix.Reply(pick));
         _recipients = 0;
         _bdatBytes = 0;
         _state = SmtpState.Identified;

@@ -29,7 +29,7 @@ internal sealed partial class SmtpSession : IHostedSession
     private readonly SmtpServer _server;
     private readonly SmtpServerSettings _settings; // as when accepted: a reload does not change an open session
     private readonly SmtpServerOptions _options;
-    private readonly Socket _socket;
+    private readonly Socket? _socket; // null for a session over an in-memory transport (benchmarks)
     private readonly IPAddress _clientAddress;
     private readonly string _client;
     private readonly bool _implicitTls;
@@ -71,6 +71,17 @@ internal sealed partial class SmtpSession : IHostedSession
     }
 
     public SmtpSession(SmtpServer server, SmtpServerSettings settings, Socket socket, IPAddress clientAddress, bool implicitTls)
+        : this(server, settings, socket, new NetworkStream(socket, ownsSocket: false), transport: null, clientAddress, implicitTls)
+    {
+    }
+
+    /// <summary>A session over an in-memory transport (no socket, no STARTTLS): the benchmarks' embedded session.</summary>
+    internal SmtpSession(SmtpServer server, IDuplexPipe transport, IPAddress clientAddress)
+        : this(server, server.Settings, socket: null, Stream.Null, transport, clientAddress, implicitTls: false)
+    {
+    }
+
+    private SmtpSession(SmtpServer server, SmtpServerSettings settings, Socket? socket, Stream stream, IDuplexPipe? transport, IPAddress clientAddress, bool implicitTls)
     {
         _server = server;
         _settings = settings;
@@ -83,8 +94,8 @@ internal sealed partial class SmtpSession : IHostedSession
         _body = server.Spool.CreateBodyWriter();
         _lineScratch = new byte[Math.Max(_options.MaxCommandLine, 1024)];
         _idle = new CancellationTokenSource(Timeout.InfiniteTimeSpan, server.Time);
-        _stream = new NetworkStream(socket, ownsSocket: false);
-        (_reader, _writer) = CreatePipes(_stream);
+        _stream = stream;
+        (_reader, _writer) = transport is null ? CreatePipes(stream) : (transport.Input, transport.Output);
     }
 
     private bool MayRelay => _trustedClient || _authUser is not null;
@@ -102,12 +113,12 @@ internal sealed partial class SmtpSession : IHostedSession
     {
         try
         {
-            _socket.Shutdown(SocketShutdown.Both);
+            _socket?.Shutdown(SocketShutdown.Both);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
         }
-        _socket.Close();
+        _socket?.Close();
     }
 
     public async Task RunAsync()

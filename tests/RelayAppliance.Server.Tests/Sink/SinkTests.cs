@@ -104,6 +104,44 @@ public sealed class SinkTests
         Assert.Equal(new SinkSnapshot(1, 1, 1, 12), sink.Counters.Snapshot());
     }
 
+    [Fact]
+    public async Task InputSplitAcrossReadsAndOverlongLinesAreHandled()
+    {
+        // The session keeps its own input buffer: lines, DATA and BDAT arriving a few bytes per read, and a command
+        // line longer than the buffer (answered once, skipped to its end, the session goes on).
+        await using var sink = await StartAsync();
+        await using var client = await RawSmtpClient.OpenTransactionAsync(sink.BoundEndPoint.Port);
+        Assert.StartsWith("500", await client.CommandAsync("NOOP " + new string('x', 20_000)));
+        Assert.StartsWith("250", await client.CommandAsync("NOOP"));
+        foreach (var piece in Pieces("DATA\r\nSubject: s\r\n\r\n..dot\r\nend\r\n.\r\n", 3))
+        {
+            await client.SendAsync(piece);
+            await Task.Delay(1);
+        }
+        Assert.StartsWith("354", await client.ReadReplyAsync());
+        Assert.StartsWith("250 2.0.0 Message accepted", await client.ReadReplyAsync());
+        Assert.StartsWith("250", await client.CommandAsync("MAIL FROM:<a@example.org>"));
+        Assert.StartsWith("250", await client.CommandAsync("RCPT TO:<b@example.com>"));
+        foreach (var piece in Pieces("BDAT 10 LAST\r\n0123456789", 4))
+        {
+            await client.SendAsync(piece);
+            await Task.Delay(1);
+        }
+        Assert.StartsWith("250 2.0.0 Message accepted", await client.ReadReplyAsync());
+        Assert.StartsWith("221", await client.CommandAsync("QUIT"));
+        var counts = sink.Counters.Snapshot();
+        Assert.Equal(2, counts.Messages);
+        Assert.Equal("Subject: s\r\n\r\n.dot\r\nend\r\n".Length + 10, counts.Bytes);
+
+        static IEnumerable<string> Pieces(string text, int size)
+        {
+            for (var i = 0; i < text.Length; i += size)
+            {
+                yield return text.Substring(i, Math.Min(size, text.Length - i));
+            }
+        }
+    }
+
     [Theory]
     [InlineData("250:100", 0)]
     [InlineData("250:0,451:100", 1)]
