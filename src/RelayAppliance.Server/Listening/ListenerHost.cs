@@ -102,7 +102,9 @@ internal sealed class ListenerHost<TSession>(IListenerOwner<TSession> owner) : I
             Socket client;
             try
             {
-                client = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+                // No token: StopAsync disposes the listener, which ends a pending accept; a token would be
+                // registered and unregistered on every accept.
+                client = await listener.AcceptAsync().ConfigureAwait(false);
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException && _stopping.IsCancellationRequested)
             {
