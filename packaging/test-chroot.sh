@@ -131,6 +131,11 @@ in_root getent group relayd >/dev/null || fail "no relayd group"
 [ -L "$root/etc/systemd/system/multi-user.target.wants/relayd.service" ] || fail "relayd.service not enabled"
 in_root systemd-analyze verify --man=no /lib/systemd/system/relayd.service || fail "systemd-analyze verify"
 [ "$(in_root /usr/sbin/relayd --version)" = "relayd $new_version" ] || fail "relayd --version: $(in_root /usr/sbin/relayd --version)"
+# idempotent: configuring again (as dpkg-reconfigure or a re-run after a failure would) changes nothing
+in_root find /etc /var/lib/relayd -newer /tmp/new.deb -printf '%p %m %u\n' 2>/dev/null | sort >"$root/tmp/before"
+in_root /var/lib/dpkg/info/relayd.postinst configure "$new_version" </dev/null || fail "postinst configure twice"
+in_root find /etc /var/lib/relayd -newer /tmp/new.deb -printf '%p %m %u\n' 2>/dev/null | sort >"$root/tmp/after"
+diff "$root/tmp/before" "$root/tmp/after" || fail "a second postinst configure changed files"
 in_root man -w relayd >/dev/null 2>&1 || [ -f "$root/usr/share/man/man8/relayd.8.gz" ] || fail "no man page"
 
 # ---- 2. smoke test on the real ports -----------------------------------------------------------------
