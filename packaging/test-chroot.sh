@@ -64,6 +64,7 @@ if [ "${INNER:-}" != 1 ]; then
         command -v debootstrap >/dev/null || { echo "test-chroot.sh: debootstrap is not installed" >&2; exit 1; }
         step "debootstrap $suite (minbase + $includes), cached as $tarball"
         tmp=$(mktemp -d "$cache/debootstrap.XXXXXX")
+        chmod 0755 "$tmp"   # it becomes the chroot's / (mktemp -d makes 0700: relayd could not read /usr)
         debootstrap --variant=minbase --include="$includes" "$suite" "$tmp" "$mirror" >"$tmp.log" 2>&1 \
             || { tail -20 "$tmp.log"; rm -rf --one-file-system "$tmp"; exit 1; }
         rm -f "$tmp"/var/cache/apt/archives/*.deb
@@ -75,6 +76,7 @@ if [ "${INNER:-}" != 1 ]; then
     root=$(mktemp -d "$top/build/chroot.XXXXXX")
     trap 'rm -rf --one-file-system "$root"' EXIT
     tar -C "$root" -xf "$tarball"
+    chmod 0755 "$root"
     cp "$deb" "$root/tmp/new.deb"
     cp "$old_deb" "$root/tmp/old.deb"
     cp "$here/test-clients.py" "$root/tmp/clients.py"
