@@ -1,8 +1,8 @@
 using System.Buffers;
 using System.Text;
-using System.Text.Json;
 using RelayAppliance.Protocol.Pop3;
 using RelayAppliance.Protocol.Smtp;
+using RelayAppliance.Testing;
 
 namespace RelayAppliance.Protocol.Tests;
 
@@ -94,47 +94,14 @@ public sealed class AllocationBudgetTests
 
     private static class Budgets
     {
-        public const string FileName = "perf/allocation-budgets.json";
+        public const string FileName = AllocationBudgetFile.FileName;
 
-        private static readonly Lazy<IReadOnlyDictionary<string, long>> Loaded = new(Read);
+        private static readonly Lazy<IReadOnlyDictionary<string, long>> Loaded =
+            new(() => AllocationBudgetFile.Read("RelayAppliance.Protocol.Tests"));
 
         public static IReadOnlyDictionary<string, long> Load() => Loaded.Value;
-
-        private static Dictionary<string, long> Read()
-        {
-            string path = Path.Combine(FindRepositoryRoot(), FileName);
-            using JsonDocument document = JsonDocument.Parse(File.ReadAllBytes(path));
-            var budgets = new Dictionary<string, long>(StringComparer.Ordinal);
-            foreach (JsonElement entry in document.RootElement.GetProperty("budgets").EnumerateArray())
-            {
-                if (entry.TryGetProperty("test", out JsonElement test) && test.GetString() != "RelayAppliance.Protocol.Tests")
-                {
-                    continue; // checked by another test project (the embedded session: Server.Tests)
-                }
-
-                string name = entry.GetProperty("operation").GetString()!;
-                long bytes = entry.GetProperty("bytesPerOp").GetInt64();
-                Assert.True(budgets.TryAdd(name, bytes), $"{FileName} lists {name} twice.");
-            }
-
-            return budgets;
-        }
-
-        private static string FindRepositoryRoot()
-        {
-            for (DirectoryInfo? directory = new(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-            {
-                if (File.Exists(Path.Combine(directory.FullName, "RelayAppliance.sln")))
-                {
-                    return directory.FullName;
-                }
-            }
-
-            throw new InvalidOperationException($"No RelayAppliance.sln above {AppContext.BaseDirectory}.");
-        }
     }
 
-    /// <summary>The measured operations, by the names used in the budget file. Each returns a value that depends on its result.</summary>
     private static class HotOperations
     {
         public static readonly IReadOnlyDictionary<string, Func<long>> All = Build();

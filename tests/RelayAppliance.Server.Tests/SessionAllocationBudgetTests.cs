@@ -1,4 +1,3 @@
-using System.Text.Json;
 using RelayAppliance.Testing;
 
 namespace RelayAppliance.Server.Tests;
@@ -16,7 +15,7 @@ public sealed class AllocationMeasurement;
 [Collection(nameof(AllocationMeasurement))]
 public sealed class SessionAllocationBudgetTests
 {
-    private const string FileName = "perf/allocation-budgets.json";
+    private const string FileName = AllocationBudgetFile.FileName;
     private const string ThisProject = "RelayAppliance.Server.Tests";
     private const int WarmUp = 100;
     private const int Iterations = 300;
@@ -78,32 +77,5 @@ public sealed class SessionAllocationBudgetTests
 
     private static string SpoolParent() => Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath();
 
-    // The entries marked "test": "RelayAppliance.Server.Tests"; the others are the Protocol tests'.
-    private static Dictionary<string, long> LoadBudgets()
-    {
-        using JsonDocument document = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(FindRepositoryRoot(), FileName)));
-        var budgets = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (JsonElement entry in document.RootElement.GetProperty("budgets").EnumerateArray())
-        {
-            if (entry.TryGetProperty("test", out JsonElement test) && test.GetString() == ThisProject)
-            {
-                Assert.True(budgets.TryAdd(entry.GetProperty("operation").GetString()!, entry.GetProperty("bytesPerOp").GetInt64()));
-            }
-        }
-
-        return budgets;
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (DirectoryInfo? directory = new(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "RelayAppliance.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No RelayAppliance.sln above {AppContext.BaseDirectory}.");
-    }
+    private static Dictionary<string, long> LoadBudgets() => AllocationBudgetFile.Read(ThisProject);
 }

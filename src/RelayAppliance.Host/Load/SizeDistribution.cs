@@ -1,5 +1,6 @@
 using System.Globalization;
 using RelayAppliance.Host.Commands;
+using RelayAppliance.Server.Sink;
 
 namespace RelayAppliance.Host.Load;
 
@@ -76,23 +77,6 @@ internal sealed class SizeDistribution
     }
 
     /// <summary>The bucket of message <paramref name="messageNumber"/>.</summary>
-    public int Choose(long messageNumber)
-    {
-        var draw = (long)(SplitMix64(_seed ^ ((ulong)messageNumber * 0x9E3779B97F4A7C15UL)) % (ulong)_totalWeight);
-        var i = 0;
-        while (draw >= _cumulative[i])
-        {
-            i++;
-        }
-        return i;
-    }
-
-    // SplitMix64's finalizer (Steele, Lea, Flood 2014): a fast, well-mixed 64-bit hash of a counter.
-    private static ulong SplitMix64(ulong x)
-    {
-        x += 0x9E3779B97F4A7C15UL;
-        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
-        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
-        return x ^ (x >> 31);
-    }
+    public int Choose(long messageNumber) =>
+        SeededDraw.Bucket(_seed ^ ((ulong)messageNumber * 0x9E3779B97F4A7C15UL), _cumulative);
 }

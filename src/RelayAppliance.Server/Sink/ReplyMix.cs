@@ -81,23 +81,7 @@ public sealed class ReplyMix
         {
             return 0;
         }
-        var total = (ulong)_cumulative[^1];
-        var x = (long)(SplitMix64(_seed + (ulong)message) % total);
-        var i = 0;
-        while (x >= _cumulative[i])
-        {
-            i++;
-        }
-        return i;
-    }
-
-    // Steele, Lea, Flood: "Fast splittable pseudorandom number generators" (2014) — a good mixer of a counter.
-    private static ulong SplitMix64(ulong x)
-    {
-        x += 0x9E3779B97F4A7C15UL;
-        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
-        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
-        return x ^ (x >> 31);
+        return SeededDraw.Bucket(_seed + (ulong)message, _cumulative);
     }
 
     // Enhanced status codes (RFC 3463): 2.0.0 accepted, 4.3.0 / 5.3.0 "other mail system" failures, as a test sink would say.
