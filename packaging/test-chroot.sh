@@ -128,7 +128,7 @@ in_root dpkg -i /tmp/new.deb </dev/null
 in_root dpkg -s relayd | grep -qx 'Status: install ok installed' || fail "dpkg -s: not installed"
 in_root getent passwd relayd >/dev/null || fail "no relayd user"
 in_root getent group relayd >/dev/null || fail "no relayd group"
-[ "$(in_root stat -c '%a %U %G' /var/lib/relayd)" = "750 relayd relayd" ] || fail "/var/lib/relayd: $(in_root stat -c '%a %U %G' /var/lib/relayd)"
+[ "$(in_root stat -c '%a %U %G' /var/lib/relayd)" = "700 relayd relayd" ] || fail "/var/lib/relayd: $(in_root stat -c '%a %U %G' /var/lib/relayd)"
 [ "$(in_root stat -c '%a %U %G' $CONF)" = "640 root relayd" ] || fail "$CONF: $(in_root stat -c '%a %U %G' $CONF)"
 [ -L "$root/etc/systemd/system/multi-user.target.wants/relayd.service" ] || fail "relayd.service not enabled"
 in_root systemd-analyze verify --man=no /lib/systemd/system/relayd.service || fail "systemd-analyze verify"
