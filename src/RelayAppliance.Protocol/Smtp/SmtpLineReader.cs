@@ -65,7 +65,7 @@ public static class SmtpLineReader
     /// The line as one span: the segment itself when the line is contiguous, otherwise copied into
     /// <paramref name="scratch"/> (a stackalloc of maxLength bytes is always enough for a line from <see cref="TryReadLine"/>).
     /// </summary>
-    public static ReadOnlySpan<byte> GetLineSpan(in ReadOnlySequence<byte> line, Span<byte> scratch)
+    public static ReadOnlySpan<byte> GetLineSpan(scoped in ReadOnlySequence<byte> line, Span<byte> scratch)
     {
         if (line.IsSingleSegment)
         {

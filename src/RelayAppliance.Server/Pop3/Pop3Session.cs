@@ -40,13 +40,14 @@ internal sealed partial class Pop3Session : IHostedSession
     private SslStream? _tls;
     private Pop3State _state = Pop3State.Authorization;
     private int _errors;
-    private bool _skippingLongLine;
+    private CommandLineFramer _lines; // a mutable struct: used in place, never copied
     private volatile bool _stopRequested;
 
     public Pop3Session(Pop3Server server, Socket socket, IPAddress clientAddress, bool implicitTls)
     {
         _server = server;
         _options = server.Options;
+        _lines = new CommandLineFramer(_options.MaxCommandLine);
         _socket = socket;
         _clientAddress = clientAddress;
         _client = clientAddress.ToString();
@@ -223,23 +224,14 @@ internal sealed partial class Pop3Session : IHostedSession
     {
         while (true)
         {
-            if (_skippingLongLine)
-            {
-                if (!SmtpLineReader.TrySkipToLineEnd(ref reader))
-                {
-                    return Next.ReadMore;
-                }
-                _skippingLongLine = false;
-            }
             // POP3 lines end in CRLF like SMTP's (RFC 1939 §3); the SMTP line framer is reused with POP3's cap.
-            var status = SmtpLineReader.TryReadLine(ref reader, _options.MaxCommandLine, out var lineSequence, out var lfFound);
+            var status = _lines.TryReadLine(ref reader, _lineScratch, out var line);
             Next next;
             switch (status)
             {
                 case LineStatus.Incomplete:
                     return Next.ReadMore;
                 case LineStatus.TooLong:
-                    _skippingLongLine = !lfFound;
                     _saslPending = false;
                     next = Error(Pop3Replies.LineTooLong);
                     break;
@@ -249,7 +241,6 @@ internal sealed partial class Pop3Session : IHostedSession
                     break;
                 default:
                     // A bare LF ends a command line too: POP3 has no DATA to smuggle into, and telnet users send it.
-                    var line = lineSequence.IsSingleSegment ? lineSequence.FirstSpan : CopyToScratch(lineSequence);
                     next = _saslPending ? HandleSaslResponse(line) : HandleCommand(line);
                     break;
             }
@@ -258,12 +249,6 @@ internal sealed partial class Pop3Session : IHostedSession
                 return next;
             }
         }
-    }
-
-    private ReadOnlySpan<byte> CopyToScratch(in ReadOnlySequence<byte> line)
-    {
-        line.CopyTo(_lineScratch);
-        return _lineScratch.AsSpan(0, (int)line.Length);
     }
 
     /// <summary>Counts a client error against the budget and replies; at the limit the session says so and closes.</summary>

@@ -39,7 +39,7 @@ internal sealed class SinkSession
     private byte[] _scratch = [];
 
     private SmtpState _state = SmtpState.Connected;
-    private bool _skippingLongLine;
+    private CommandLineFramer _lines; // a mutable struct: used in place, never copied
     private bool _smtpUtf8;
     private int _recipients;
     private long _bdatSize;
@@ -53,6 +53,7 @@ internal sealed class SinkSession
     {
         _server = server;
         _options = server.Options;
+        _lines = new CommandLineFramer(_options.MaxCommandLine);
         _socket = socket;
     }
 
@@ -186,22 +187,13 @@ internal sealed class SinkSession
     {
         while (true)
         {
-            if (_skippingLongLine)
-            {
-                if (!SmtpLineReader.TrySkipToLineEnd(ref reader))
-                {
-                    return Next.ReadMore;
-                }
-                _skippingLongLine = false;
-            }
-            var status = SmtpLineReader.TryReadLine(ref reader, _options.MaxCommandLine, out var lineSequence, out var lfFound);
+            var status = _lines.TryReadLine(ref reader, _scratch, out var line);
             Next next;
             switch (status)
             {
                 case LineStatus.Incomplete:
                     return Next.ReadMore;
                 case LineStatus.TooLong:
-                    _skippingLongLine = !lfFound;
                     next = Reply(SmtpReplies.LineTooLong);
                     break;
                 case LineStatus.BareLineFeed:
@@ -209,7 +201,7 @@ internal sealed class SinkSession
                     next = Reply(SmtpReplies.BareLineEndingInCommand);
                     break;
                 default:
-                    next = HandleCommand(SmtpLineReader.GetLineSpan(lineSequence, _scratch));
+                    next = HandleCommand(line);
                     break;
             }
             if (next != Next.ReadMore)

@@ -48,7 +48,7 @@ internal sealed partial class SmtpSession : IHostedSession
     private SslStream? _tls;
     private string? _authUser;
     private int _errors;
-    private bool _skippingLongLine;
+    private CommandLineFramer _lines; // a mutable struct: used in place, never copied
     private bool _stopRequested;
 
     // The current transaction.
@@ -86,6 +86,7 @@ internal sealed partial class SmtpSession : IHostedSession
         _server = server;
         _settings = settings;
         _options = settings.Options;
+        _lines = new CommandLineFramer(_options.MaxCommandLine);
         _socket = socket;
         _clientAddress = clientAddress;
         _client = clientAddress.ToString();
@@ -248,22 +249,13 @@ internal sealed partial class SmtpSession : IHostedSession
     {
         while (true)
         {
-            if (_skippingLongLine)
-            {
-                if (!SmtpLineReader.TrySkipToLineEnd(ref reader))
-                {
-                    return Next.ReadMore;
-                }
-                _skippingLongLine = false;
-            }
-            var status = SmtpLineReader.TryReadLine(ref reader, _options.MaxCommandLine, out var lineSequence, out var lfFound);
+            var status = _lines.TryReadLine(ref reader, _lineScratch, out var line);
             Next next;
             switch (status)
             {
                 case LineStatus.Incomplete:
                     return Next.ReadMore;
                 case LineStatus.TooLong:
-                    _skippingLongLine = !lfFound;
                     next = Error(SmtpReplies.LineTooLong);
                     break;
                 case LineStatus.BareLineFeed:
@@ -271,7 +263,6 @@ internal sealed partial class SmtpSession : IHostedSession
                     next = Error(SmtpReplies.BareLineEndingInCommand);
                     break;
                 default:
-                    var line = lineSequence.IsSingleSegment ? lineSequence.FirstSpan : CopyToScratch(lineSequence);
                     next = _authStep == AuthStep.None ? HandleCommand(line) : HandleAuthResponse(line);
                     break;
             }
@@ -280,12 +271,6 @@ internal sealed partial class SmtpSession : IHostedSession
                 return next;
             }
         }
-    }
-
-    private ReadOnlySpan<byte> CopyToScratch(in ReadOnlySequence<byte> line)
-    {
-        line.CopyTo(_lineScratch);
-        return _lineScratch.AsSpan(0, (int)line.Length);
     }
 
     /// <summary>Counts a client error against the budget (Postfix smtpd_hard_error_limit) and replies.</summary>
