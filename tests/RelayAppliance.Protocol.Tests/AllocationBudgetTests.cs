@@ -109,17 +109,17 @@ public sealed class AllocationBudgetTests
         private static Dictionary<string, Func<long>> Build()
         {
             // perf/RelayAppliance.Benchmarks/Parsing/CommandParsingBenchmarks.cs and PipelinedParsingBenchmarks.cs
-            byte[] burst = PipelinedBurst();
+            byte[] burst = BenchmarkInputs.PipelinedBurst();
             ReadOnlySequence<byte> contiguousBurst = new(burst);
             ReadOnlySequence<byte> splitBurst = RelayAppliance.Testing.BufferSegments.Split(burst, 64);
 
             // perf/RelayAppliance.Benchmarks/Parsing/DataBodyParseBenchmarks.cs (the 1 KiB body is new here)
-            byte[] body1K = DataBody(1024);
-            byte[] body64K = DataBody(64 * 1024);
+            byte[] body1K = BenchmarkInputs.DataBody(1024);
+            byte[] body64K = BenchmarkInputs.DataBody(64 * 1024);
             byte[] unstuffOutput = new byte[16 * 1024];
 
             // perf/RelayAppliance.Benchmarks/Pop3/Pop3EncoderBenchmarks.cs, Size = 64 KiB
-            byte[] message = Pop3Message(64 * 1024);
+            byte[] message = BenchmarkInputs.Pop3Message(64 * 1024);
             var encoderOutput = new ArrayBufferWriter<byte>(message.Length + message.Length / 10 + 64);
 
             return new Dictionary<string, Func<long>>(StringComparer.Ordinal)
@@ -246,50 +246,6 @@ public sealed class AllocationBudgetTests
 
             encoder.Complete(output);
             return output.WrittenCount;
-        }
-
-        private static byte[] PipelinedBurst()
-        {
-            var text = new StringBuilder("RSET\r\nMAIL FROM:<alice.sender@example.org> SIZE=48213 BODY=8BITMIME\r\n");
-            for (int i = 0; i < 10; i++)
-            {
-                text.Append("RCPT TO:<recipient").Append(i).Append("@mail.example.com>\r\n");
-            }
-
-            text.Append("DATA\r\n");
-            return Encoding.ASCII.GetBytes(text.ToString());
-        }
-
-        // 76-character lines, every 20th dot-stuffed, then the terminator (DataBodyParseBenchmarks.BuildBody).
-        private static byte[] DataBody(int size)
-        {
-            var text = new StringBuilder(size + 128);
-            text.Append("From: Alice <alice@example.org>\r\nTo: Bob <bob@example.com>\r\nSubject: benchmark\r\n\r\n");
-            var random = new Random(42);
-            int line = 0;
-            while (text.Length < size - 8)
-            {
-                if (line++ % 20 == 0) text.Append("..");
-                for (int i = 0; i < 74; i++) text.Append((char)('a' + random.Next(26)));
-                text.Append("\r\n");
-            }
-
-            text.Append(".\r\n");
-            return Encoding.ASCII.GetBytes(text.ToString());
-        }
-
-        // Pop3EncoderBenchmarks.Setup
-        private static byte[] Pop3Message(int size)
-        {
-            var text = new StringBuilder("From: a@example.org\r\nTo: b@example.com\r\nSubject: benchmark\r\n\r\n");
-            int line = 0;
-            while (text.Length < size)
-            {
-                text.Append(line++ % 20 == 0 ? ".stuffed line of text, seventy-odd characters long, like a MUA wraps\r\n"
-                    : "an ordinary line of text, seventy-odd characters long, like a MUA wraps\r\n");
-            }
-
-            return Encoding.ASCII.GetBytes(text.ToString()[..size]);
         }
     }
 }

@@ -1,7 +1,7 @@
 using System.Buffers;
-using System.Text;
 using BenchmarkDotNet.Attributes;
 using RelayAppliance.Protocol.Smtp;
+using RelayAppliance.Testing;
 
 namespace RelayAppliance.Benchmarks.Parsing;
 
@@ -14,9 +14,9 @@ namespace RelayAppliance.Benchmarks.Parsing;
 [MedianColumn]
 public class DataBodyParseBenchmarks
 {
-    private static readonly byte[] Body = BuildBody(64 * 1024);
-    private static readonly byte[] Body1KiB = BuildBody(1024);
-    private static readonly byte[] Body10MiB = BuildBody(10 * 1024 * 1024);
+    private static readonly byte[] Body = BenchmarkInputs.DataBody(64 * 1024);
+    private static readonly byte[] Body1KiB = BenchmarkInputs.DataBody(1024);
+    private static readonly byte[] Body10MiB = BenchmarkInputs.DataBody(10 * 1024 * 1024);
     private readonly byte[] _output = new byte[16 * 1024];
 
     [Params(false, true)]
@@ -48,23 +48,5 @@ public class DataBodyParseBenchmarks
                 throw new InvalidOperationException("The body has no terminator.");
             }
         }
-    }
-
-    private static byte[] BuildBody(int size)
-    {
-        var text = new StringBuilder(size + 128);
-        text.Append("From: Alice <alice@example.org>\r\nTo: Bob <bob@example.com>\r\nSubject: benchmark\r\n\r\n");
-        var random = new Random(42);
-        int line = 0;
-        while (text.Length < size - 8)
-        {
-            // Every 20th line starts with a (stuffed) dot, like quoted text or signatures.
-            if (line++ % 20 == 0) text.Append("..");
-            for (int i = 0; i < 74; i++) text.Append((char)('a' + random.Next(26)));
-            text.Append("\r\n");
-        }
-
-        text.Append(".\r\n");
-        return Encoding.ASCII.GetBytes(text.ToString());
     }
 }

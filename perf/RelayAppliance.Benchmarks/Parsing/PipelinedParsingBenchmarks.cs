@@ -1,6 +1,6 @@
 using System.Buffers;
-using System.Text;
 using BenchmarkDotNet.Attributes;
+using RelayAppliance.Testing;
 
 namespace RelayAppliance.Benchmarks.Parsing;
 
@@ -13,7 +13,7 @@ namespace RelayAppliance.Benchmarks.Parsing;
 [MedianColumn]
 public class PipelinedParsingBenchmarks
 {
-    private static readonly byte[] Burst = BuildBurst();
+    private static readonly byte[] Burst = BenchmarkInputs.PipelinedBurst();
     private static readonly ReadOnlySequence<byte> Contiguous = new(Burst);
     private static readonly ReadOnlySequence<byte> Split = Segments.Split(Burst, 64);
 
@@ -30,17 +30,5 @@ public class PipelinedParsingBenchmarks
         }
 
         return sum;
-    }
-
-    private static byte[] BuildBurst()
-    {
-        var text = new StringBuilder("RSET\r\nMAIL FROM:<alice.sender@example.org> SIZE=48213 BODY=8BITMIME\r\n");
-        for (int i = 0; i < 10; i++)
-        {
-            text.Append("RCPT TO:<recipient").Append(i).Append("@mail.example.com>\r\n");
-        }
-
-        text.Append("DATA\r\n");
-        return Encoding.ASCII.GetBytes(text.ToString());
     }
 }

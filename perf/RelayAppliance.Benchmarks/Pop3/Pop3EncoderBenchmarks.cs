@@ -1,7 +1,7 @@
 using System.Buffers;
-using System.Text;
 using BenchmarkDotNet.Attributes;
 using RelayAppliance.Protocol.Pop3;
+using RelayAppliance.Testing;
 
 namespace RelayAppliance.Benchmarks.Pop3;
 
@@ -23,15 +23,7 @@ public class Pop3EncoderBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var text = new StringBuilder("From: a@example.org\r\nTo: b@example.com\r\nSubject: benchmark\r\n\r\n");
-        var line = 0;
-        while (text.Length < Size)
-        {
-            // Every 20th line starts with a dot, as quoted-printable and signatures sometimes do.
-            text.Append(line++ % 20 == 0 ? ".stuffed line of text, seventy-odd characters long, like a MUA wraps\r\n"
-                : "an ordinary line of text, seventy-odd characters long, like a MUA wraps\r\n");
-        }
-        _message = Encoding.ASCII.GetBytes(text.ToString()[..Size]);
+        _message = BenchmarkInputs.Pop3Message(Size);
         _output = new ArrayBufferWriter<byte>(Size + Size / 10 + 64);
     }
 
