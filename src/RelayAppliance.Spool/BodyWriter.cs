@@ -101,6 +101,9 @@ public sealed class BodyWriter
 
     internal MessageSpool Spool => _spool;
 
+    /// <summary>The payload written since the last flushed chunk (the whole body while <see cref="Chunks"/> is empty).</summary>
+    internal ReadOnlySpan<byte> Unflushed => _buffer is null ? default : _buffer.AsSpan(RecordLayout.ChunkPrefixSize, _written);
+
     internal ReadOnlySpan<BodyChunk> Chunks => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_chunks);
 
     internal long? LastChunkAddress => _chunks.Count > 0 ? _chunks[^1].Address : null;

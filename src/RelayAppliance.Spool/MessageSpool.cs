@@ -257,14 +257,20 @@ public sealed partial class MessageSpool : IAsyncDisposable
             if (envelope.RecipientCount == 0)
                 throw new ArgumentException("A message needs at least one recipient.", nameof(envelope));
 
-            await body.FlushChunkAsync(cancellationToken).ConfigureAwait(false);
+            // A small body that is still all in the writer's buffer goes into the Accepted record itself: then only J
+            // has to commit (SpoolTuning.InlineBodyLimit).
+            bool inline = body.Chunks.IsEmpty && body.Length <= _tuning.InlineBodyLimit && _index.Count < _tuning.InlineBodyMaxQueued;
+            if (!inline)
+                await body.FlushChunkAsync(cancellationToken).ConfigureAwait(false);
             ulong id = body.EnsureMessageId();
             // B's commit starts now and overlaps building and appending the Accepted record.
             long? lastChunk = body.LastChunkAddress;
             if (lastChunk is not null)
                 _bodies.Signal();
 
-            var record = AcceptedRecord.Create(id, _time.GetUtcNow(), body.Length, body.Chunks, envelope);
+            var record = inline
+                ? AcceptedRecord.CreateInline(id, _time.GetUtcNow(), body.Unflushed, envelope)
+                : AcceptedRecord.Create(id, _time.GetUtcNow(), body.Length, body.Chunks, envelope);
             var entry = new MessageEntry(id, record);
             _index.AddPending(entry, _journalTail);
             try
@@ -397,6 +403,12 @@ public sealed partial class MessageSpool : IAsyncDisposable
         var record = _index.FindForRead(id.Value, reader) ?? throw new KeyNotFoundException($"Message {id} is not in the queue.");
         try
         {
+            int inlineLength = AcceptedView.Parse(record) is { HasInlineBody: true } view ? view.InlineBody.Length : -1;
+            if (inlineLength >= 0)
+            {
+                await destination.WriteAsync(record.AsMemory(AcceptedRecord.FixedSize, inlineLength), cancellationToken).ConfigureAwait(false);
+                return;
+            }
             foreach (var chunk in ChunksOf(record))
             {
                 var (owner, length) = await ReadChunkAsync(id.Value, chunk, cancellationToken).ConfigureAwait(false);

@@ -34,6 +34,7 @@ public sealed class RecordFormatTests
         Assert.Equal(2, (byte)AcceptedFlags.EightBitMime);
         Assert.Equal(4, (byte)AcceptedFlags.Tls);
         Assert.Equal(8, (byte)AcceptedFlags.HasAuthUser);
+        Assert.Equal(16, (byte)AcceptedFlags.InlineBody);
 
         Assert.Equal(0, (byte)RecipientRoute.Remote);
         Assert.Equal(1, (byte)RecipientRoute.Local);
@@ -47,8 +48,8 @@ public sealed class RecordFormatTests
         Assert.Equal(3, (byte)RecipientOutcome.Failed);
         Assert.Equal(3, Enum.GetValues<RecipientOutcome>().Length);
 
-        Assert.Equal(1, RecordLayout.MaxKnownVersion(RecordKind.Accepted));
-        Assert.Equal(3, RecordLayout.MaxKnownVersion(RecordKind.Carry));
+        Assert.Equal(2, RecordLayout.MaxKnownVersion(RecordKind.Accepted));
+        Assert.Equal(4, RecordLayout.MaxKnownVersion(RecordKind.Carry));
         Assert.Equal(1, RecordLayout.MaxKnownVersion(RecordKind.RcptDelivered));
         Assert.Equal(1, RecordLayout.MaxKnownVersion(RecordKind.RcptDeferred));
         Assert.Equal(1, RecordLayout.MaxKnownVersion(RecordKind.RcptFailed));
@@ -91,11 +92,11 @@ public sealed class RecordFormatTests
 
         var carry = AcceptedRecord.CreateCarry(accepted, progress, MessageFlags.Held | MessageFlags.DelayWarned);
         Assert.Equal((byte)RecordKind.Carry, carry[0]);
-        Assert.Equal(3, carry[1]);
+        Assert.Equal(4, carry[1]);
         var entry = Index.MessageEntry.FromJournal(9, carry, null);
-        // The index keeps the envelope part, as a v1 record (whose state bytes are current, as in a Carry v1).
+        // The index keeps the envelope part, as an Accepted record (whose state bytes are current, as in a Carry v1).
         Assert.Equal(accepted.Length, entry.Record.Length);
-        Assert.Equal(1, entry.Record[1]);
+        Assert.Equal(RecordLayout.AcceptedVersion, entry.Record[1]);
         Assert.Equal(MessageFlags.Held | MessageFlags.DelayWarned, entry.Flags);
         var expected = AcceptedView.Parse(accepted).ToInfo(progress);
         var actual = AcceptedView.Parse(entry.Record).ToInfo(progress);
@@ -185,7 +186,7 @@ public sealed class RecordFormatTests
         Assert.Throws<InvalidDataException>(() => AcceptedView.Parse(record.AsSpan(0, record.Length - 1)));
         Assert.Throws<InvalidDataException>(() => AcceptedView.Parse([.. record, 0]));
         var newer = record.ToArray();
-        newer[1] = 2;
+        newer[1] = RecordLayout.AcceptedVersion + 1;
         Assert.Throws<InvalidDataException>(() => AcceptedView.Parse(newer));
     }
 

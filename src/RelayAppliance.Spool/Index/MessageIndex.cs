@@ -23,8 +23,8 @@ internal sealed class MessageEntry
     }
 
     /// <summary>
-    /// An entry from a journaled Accepted/Carry record. A Carry v2/v3 is split: the index keeps its envelope part,
-    /// re-stamped as v1 (the layout every other path reads), its state block as the progress and its flags.
+    /// An entry from a journaled Accepted/Carry record. A Carry v2-v4 is split: the index keeps its envelope part,
+    /// re-stamped as an Accepted record (the layout every other path reads), its state block as the progress and its flags.
     /// </summary>
     public static MessageEntry FromJournal(ulong id, ReadOnlySpan<byte> record, byte[]? exactCopy)
     {
@@ -32,6 +32,7 @@ internal sealed class MessageEntry
         if (!view.HasStateBlock)
             return new MessageEntry(id, exactCopy ?? record.ToArray());
         var envelope = record[..view.EnvelopeLength].ToArray();
+        envelope[0] = (byte)RecordKind.Accepted;
         envelope[1] = RecordLayout.AcceptedVersion;
         return new MessageEntry(id, envelope, view.ReadProgress()) { Flags = view.MessageFlags };
     }

@@ -11,20 +11,34 @@ internal static class AcceptedRecord
 
     /// <summary>Builds the record in one exact-size array: it is enqueued into J and then kept by the index as the message's state.</summary>
     public static byte[] Create(ulong messageId, DateTimeOffset receivedAt, long size, ReadOnlySpan<BodyChunk> chunks, EnvelopeBuilder envelope)
+        => Create(messageId, receivedAt, size, chunks, inlineBody: default, inline: false, envelope);
+
+    /// <summary>As <see cref="Create(ulong, DateTimeOffset, long, ReadOnlySpan{BodyChunk}, EnvelopeBuilder)"/> with the body in the record (InlineBody).</summary>
+    public static byte[] CreateInline(ulong messageId, DateTimeOffset receivedAt, ReadOnlySpan<byte> body, EnvelopeBuilder envelope)
+        => Create(messageId, receivedAt, body.Length, chunks: default, body, inline: true, envelope);
+
+    private static byte[] Create(ulong messageId, DateTimeOffset receivedAt, long size, ReadOnlySpan<BodyChunk> chunks,
+        ReadOnlySpan<byte> inlineBody, bool inline, EnvelopeBuilder envelope)
     {
         var sender = envelope.SenderBytes;
         var recipients = envelope.RecipientBytes;
         var session = envelope.SessionBytes;
-        int length = FixedSize + (chunks.Length * ChunkRefSize) + 2 + sender.Length + 4 + recipients.Length + session.Length;
+        int bodyArea = inline ? inlineBody.Length : chunks.Length * ChunkRefSize;
+        int length = FixedSize + bodyArea + 2 + sender.Length + 4 + recipients.Length + session.Length;
 
         var record = new byte[length];
         var span = record.AsSpan();
         new RecordHeader(RecordKind.Accepted, RecordLayout.AcceptedVersion, messageId).Write(span);
         BinaryPrimitives.WriteInt64LittleEndian(span[10..], receivedAt.ToUnixTimeMilliseconds());
         BinaryPrimitives.WriteInt64LittleEndian(span[18..], size);
-        span[26] = (byte)envelope.Flags;
-        BinaryPrimitives.WriteInt32LittleEndian(span[27..], chunks.Length);
+        span[26] = (byte)(envelope.Flags | (inline ? AcceptedFlags.InlineBody : AcceptedFlags.None));
+        BinaryPrimitives.WriteInt32LittleEndian(span[27..], inline ? inlineBody.Length : chunks.Length);
         int at = FixedSize;
+        if (inline)
+        {
+            inlineBody.CopyTo(span[at..]);
+            at += inlineBody.Length;
+        }
         foreach (var chunk in chunks)
         {
             BinaryPrimitives.WriteInt64LittleEndian(span[at..], chunk.Address);
@@ -44,12 +58,15 @@ internal static class AcceptedRecord
     /// <summary>The record re-stamped as a Carry v1 (what earlier versions wrote; compaction now writes <see cref="CreateCarry"/>).</summary>
     public static void WriteAsCarry(ReadOnlySpan<byte> accepted, Span<byte> destination)
     {
+        if (AcceptedView.Parse(accepted).HasInlineBody)
+            throw new ArgumentException("A Carry v1 cannot hold an inline body.", nameof(accepted));
         accepted.CopyTo(destination);
         destination[0] = (byte)RecordKind.Carry;
+        destination[1] = 1;
     }
 
     /// <summary>
-    /// A Carry v3 for journal compaction: the envelope (an in-memory Accepted/Carry v1 record) re-stamped, its
+    /// A Carry v4 for journal compaction: the envelope (an in-memory Accepted/Carry v1 record) re-stamped, its
     /// recipient state bytes set to the current states, the recipient state block and the message flags appended.
     /// </summary>
     public static byte[] CreateCarry(ReadOnlySpan<byte> envelope, ReadOnlySpan<RecipientProgress> progress, MessageFlags flags)
@@ -135,7 +152,16 @@ internal readonly ref struct AcceptedView
     public DateTimeOffset ReceivedAt => DateTimeOffset.FromUnixTimeMilliseconds(BinaryPrimitives.ReadInt64LittleEndian(_record[10..]));
     public long Size => BinaryPrimitives.ReadInt64LittleEndian(_record[18..]);
     public AcceptedFlags Flags => (AcceptedFlags)_record[26];
-    public int ChunkCount => BinaryPrimitives.ReadInt32LittleEndian(_record[27..]);
+    /// <summary>B chunks of the body; 0 when the body is inline.</summary>
+    public int ChunkCount => HasInlineBody ? 0 : BinaryPrimitives.ReadInt32LittleEndian(_record[27..]);
+
+    /// <summary>The body is in the record (Accepted v2 / Carry v4 with InlineBody), not in B.</summary>
+    public bool HasInlineBody => (Flags & AcceptedFlags.InlineBody) != 0;
+
+    /// <summary>The inline body (empty unless <see cref="HasInlineBody"/>).</summary>
+    public ReadOnlySpan<byte> InlineBody
+        => HasInlineBody ? _record.Slice(AcceptedRecord.FixedSize, BinaryPrimitives.ReadInt32LittleEndian(_record[27..])) : default;
+
     public int RecipientCount { get; }
 
     public BodyChunk GetChunk(int index)
@@ -191,7 +217,7 @@ internal readonly ref struct AcceptedView
     }
 
     /// <summary>
-    /// Throws <see cref="InvalidDataException"/> when the record is not a well-formed Accepted v1 or Carry v1-v3.
+    /// Throws <see cref="InvalidDataException"/> when the record is not a well-formed Accepted v1-v2 or Carry v1-v4.
     /// A Carry v2/v3's state block is checked by <see cref="ReadProgress"/>.
     /// </summary>
     public static AcceptedView Parse(ReadOnlySpan<byte> record)
@@ -202,12 +228,16 @@ internal readonly ref struct AcceptedView
             || header.Version > RecordLayout.MaxKnownVersion(header.Kind)
             || record.Length < AcceptedRecord.FixedSize)
         {
-            throw new InvalidDataException("Not an Accepted v1 or Carry v1-v3 record.");
+            throw new InvalidDataException("Not an Accepted v1-v2 or Carry v1-v4 record.");
         }
-        int chunkCount = BinaryPrimitives.ReadInt32LittleEndian(record[27..]);
-        if (chunkCount < 0 || (long)chunkCount * AcceptedRecord.ChunkRefSize > record.Length - AcceptedRecord.FixedSize)
-            throw new InvalidDataException("Accepted record: bad chunk count.");
-        int senderAt = AcceptedRecord.FixedSize + (chunkCount * AcceptedRecord.ChunkRefSize);
+        bool inline = ((AcceptedFlags)record[26] & AcceptedFlags.InlineBody) != 0;
+        if (inline && header.Version < (header.Kind == RecordKind.Accepted ? 2 : 4))
+            throw new InvalidDataException($"{header.Kind} v{header.Version} record: an inline body in a version that cannot have one.");
+        int count = BinaryPrimitives.ReadInt32LittleEndian(record[27..]);
+        long bodyArea = inline ? count : (long)count * AcceptedRecord.ChunkRefSize;
+        if (count < 0 || bodyArea > record.Length - AcceptedRecord.FixedSize)
+            throw new InvalidDataException("Accepted record: bad chunk count or inline body length.");
+        int senderAt = AcceptedRecord.FixedSize + (int)bodyArea;
         ReadString(record, senderAt, out var at);
         int recipientCount = ReadInt32(record, at);
         if (recipientCount < 0)

@@ -14,13 +14,19 @@ namespace RelayAppliance.Spool.Records;
 //                      chunkCount × (address i64, length i32),
 //                      sender (u16 length + UTF-8), rcptCount i32, rcptCount × (route u8, state u8, u16 length + UTF-8),
 //                      clientAddress, helo, authUser (each u16 length + UTF-8; authUser present iff HasAuthUser)
+// J  Accepted v2       the v1 layout, except that when flags has InlineBody the chunk list is replaced by the body
+//                      itself: chunkCount is then its length in bytes and that many bytes follow (no B chunks). Small
+//                      bodies live in J so that the message needs one log's commit, not two (perf/RESULTS.md). The
+//                      only Accepted this version writes; v1 (never InlineBody) is still read.
 // J  Carry v1          exactly the Accepted layout with the current recipient states; replaces all earlier state of msgId
 // J  Carry v2          the Carry v1 layout (recipient state bytes current), then a recipient state block:
 //                      rcptCount × (nextAttemptAt i64 (unix ms, -1 = none), attempts i32, remoteHost, detail
 //                      (each u16 length + UTF-8, empty = none)). Written by journal compaction so that it carries the
 //                      delivery progress too (one self-contained record: a crash cannot separate state from envelope).
 //                      v1 is still read (attempts 0, no details).
-// J  Carry v3          the Carry v2 layout, then messageFlags u8 (MessageFlags). The only Carry this version writes.
+// J  Carry v3          the Carry v2 layout, then messageFlags u8 (MessageFlags).
+// J  Carry v4          the Carry v3 layout whose envelope part may have InlineBody (as Accepted v2). The only Carry
+//                      this version writes; v1-v3 are still read.
 // J  RcptDelivered v1  header, at i64 (unix ms), nextAttemptAt i64 (unix ms, -1 = none; set only in RcptDeferred),
 //    RcptDeferred v1   count i32, count × (rcptIdx i32, attempt i32, remoteHost, detail (each u16 length + UTF-8,
 //    RcptFailed v1     empty = none)). The kind is the outcome; one record per outcome of a RecordResultsAsync call.
@@ -83,6 +89,8 @@ internal enum AcceptedFlags : byte
     EightBitMime = 2,
     Tls = 4,
     HasAuthUser = 8,
+    /// <summary>Accepted v2 / Carry v4: the body is in the record (see the layout above), not in B.</summary>
+    InlineBody = 16,
 }
 
 internal readonly record struct BodyChunk(long Address, int Length);
@@ -116,12 +124,12 @@ internal static class RecordLayout
     public const int FasterEntryHeaderSize = 12;
 
     public const byte ChunkVersion = 1;
-    public const byte AcceptedVersion = 1;
+    public const byte AcceptedVersion = 2;
     public const byte DoneVersion = 1;
     public const byte StartupVersion = 1;
     public const byte MovedVersion = 1;
     /// <summary>v2 appends the recipient state block (attempts, next attempt, last result); v3 the message flags.</summary>
-    public const byte CarryVersion = 3;
+    public const byte CarryVersion = 4;
     public const byte ResultVersion = 1;
     public const byte FlagsVersion = 1;
 
