@@ -66,7 +66,7 @@ internal static class AcceptedRecord
     }
 
     /// <summary>
-    /// A Carry v4 for journal compaction: the envelope (an in-memory Accepted/Carry v1 record) re-stamped, its
+    /// A Carry v4 for journal compaction: the envelope (an in-memory Accepted or Carry v1 record) re-stamped, its
     /// recipient state bytes set to the current states, the recipient state block and the message flags appended.
     /// </summary>
     public static byte[] CreateCarry(ReadOnlySpan<byte> envelope, ReadOnlySpan<RecipientProgress> progress, MessageFlags flags)
