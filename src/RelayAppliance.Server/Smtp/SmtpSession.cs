@@ -526,8 +526,10 @@ internal sealed partial class SmtpSession : IHostedSession
         return true;
     }
 
+    // 16 KiB reads: a 100 KiB DATA takes ~7 receive calls instead of ~25 (each costs most in the kernel, and more on a
+    // VM); an idle session still holds only one such buffer while its read is pending (t-memory: 1000 under 150 MB).
     private static (PipeReader, PipeWriter) CreatePipes(Stream stream) =>
-        (PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true)),
+        (PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 1024, leaveOpen: true)),
          PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)));
 
     private async ValueTask TryWriteFinalAsync(byte[] reply)
