@@ -3,28 +3,28 @@
 # delivery off), then Postfix's smtp-sink as the protocol ceiling of that round. Prints one line per run:
 #   <label> <round> <mode> <msgs/s> <CPU s of the server>
 # A variant is LABEL=BINARY[,VAR=VALUE...]: the VARs are set in that relayd's environment only, e.g.
-#   perf/scripts/ingest-ab.sh base=/tmp/a/relayd inline=/tmp/a/relayd,DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1
+#   perf/scripts/ingest-ab.sh base=/tmp/a/relayd spin=/tmp/a/relayd,DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=70
 # The variant sink=BINARY runs that binary's `relayd sink` instead (the SMTP layer without the spool).
 # Modes: "1conn" is `smtp-source -s SESSIONS` (one message per connection), "many" is
 # `relayd load --per-connection PER_CONN` (the first variant's binary drives it); "rate1" and "ratemany" offer a fixed
 # RATE msgs/s (open loop) with 1 and PER_CONN messages per connection: then msgs/s is the same for every variant and
 # the server's CPU seconds are what to compare (far steadier on a shared machine than a saturated rate).
-# Run as root; re-executes itself in a private network namespace (only loopback). Spools go below SPOOL_ROOT (on
-# the disk being measured: /var/tmp by default, never tmpfs).
+# Run as root; re-executes itself in a private network namespace (only loopback). Spools go below SPOOL_ROOT
+# (/var/tmp, on the disk, by default; SPOOL_ROOT=/dev/shm takes the disk's cost out, to see what the software costs).
 # Env: ROUNDS (3), MSGS (5000), SESSIONS (50), SIZE (1024), PER_CONN (100), RATE (2000), MODES ("1conn many").
 set -euo pipefail
 if [[ "${INGEST_AB_NETNS:-}" != 1 ]]; then
     exec unshare -n env INGEST_AB_NETNS=1 "$0" "$@"
 fi
 ip link set lo up
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 ROUNDS=${ROUNDS:-3} MSGS=${MSGS:-5000} SESSIONS=${SESSIONS:-50} SIZE=${SIZE:-1024} PER_CONN=${PER_CONN:-100} RATE=${RATE:-2000}
 MODES=${MODES:-"1conn many"}
 W=$(mktemp -d "${SPOOL_ROOT:-/var/tmp}/ingest-ab.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 LOADER=${1#*=}; LOADER=${LOADER%%,*}
 port=3000
-wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-cpu_s() { awk '{ printf "%.2f", ($14 + $15) / 100 }' /proc/$1/stat; } # utime + stime, USER_HZ = 100
 drive() { # mode port
     case $1 in
     1conn) timeout 300 smtp-source -s "$SESSIONS" -m "$MSGS" -l "$SIZE" -f a@source.test -t b@example.test "127.0.0.1:$2" ;;
@@ -40,12 +40,12 @@ run_one() { # label mode command...
     port=$((port + 1))
     "$@" "$port" >"$W/$label.log" 2>&1 &
     local pid=$!
-    wait_port $port || { echo "$label: no listener" >&2; cat "$W/$label.log" >&2; kill $pid; return 1; }
+    wait_banner 127.0.0.1 $port 10 || { echo "$label: no listener" >&2; cat "$W/$label.log" >&2; kill $pid; return 1; }
     local start end
     start=$(date +%s.%N)
     drive "$mode" "$port"
     end=$(date +%s.%N)
-    local cpu; cpu=$(cpu_s $pid)
+    local cpu; cpu=$(proc_cpu_s $pid)
     kill -TERM $pid; wait $pid 2>/dev/null || true
     echo "$label $round $mode $(echo "$MSGS / ($end - $start)" | bc -l | xargs printf '%.0f') $cpu"
 }

@@ -80,6 +80,7 @@ tree_sample() {
     SAMPLER_PID=$!
 }
 tree_sample_stop() { kill "$SAMPLER_PID" 2>/dev/null; wait "$SAMPLER_PID" 2>/dev/null || true; }
+proc_cpu_s() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }  # utime + stime of one process, USER_HZ = 100
 vm_hwm_kb() { awk '$1 == "VmHWM:" {print $2}' "/proc/$1/status"; }
 
 # --- results: replace one section of a markdown file ----------------------------------------------------

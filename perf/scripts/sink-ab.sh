@@ -9,22 +9,22 @@ if [[ "${SINK_AB_NETNS:-}" != 1 ]]; then
     exec unshare -n env SINK_AB_NETNS=1 "$0" "$@"
 fi
 ip link set lo up
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 ROUNDS=${ROUNDS:-3} MSGS=${MSGS:-20000} SESSIONS=${SESSIONS:-50} SIZE=${SIZE:-1024}
 port=3000
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-cpu_s() { awk '{ printf "%.2f", ($14 + $15) / 100 }' /proc/$1/stat; } # utime + stime, USER_HZ = 100
 run_one() { # label command...
     local label=$1; shift
     port=$((port + 1))
     "$@" 127.0.0.1:$port >/dev/null 2>&1 &
     local pid=$!
-    wait_port $port || { echo "$label: no listener" >&2; kill $pid; return 1; }
+    wait_banner 127.0.0.1 $port 10 || { echo "$label: no listener" >&2; kill $pid; return 1; }
     local start end
     start=$(date +%s.%N)
     # shellcheck disable=SC2086
     smtp-source -s "$SESSIONS" -m "$MSGS" -l "$SIZE" ${SMTP_SOURCE_ARGS:-} -f a@source.test -t b@sink.test 127.0.0.1:$port
     end=$(date +%s.%N)
-    local cpu; cpu=$(cpu_s $pid)
+    local cpu; cpu=$(proc_cpu_s $pid)
     kill -TERM $pid; wait $pid 2>/dev/null || true
     echo "$label $round $(echo "$MSGS / ($end - $start)" | bc -l | xargs printf '%.0f') $cpu"
 }
