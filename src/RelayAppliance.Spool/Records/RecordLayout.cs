@@ -128,7 +128,7 @@ internal static class RecordLayout
     public const byte DoneVersion = 1;
     public const byte StartupVersion = 1;
     public const byte MovedVersion = 1;
-    /// <summary>v2 appends the recipient state block (attempts, next attempt, last result); v3 the message flags.</summary>
+    /// <summary>v2 appends the recipient state block (attempts, next attempt, last result); v3 the message flags; v4 allows an inline body.</summary>
     public const byte CarryVersion = 4;
     public const byte ResultVersion = 1;
     public const byte FlagsVersion = 1;
