@@ -59,7 +59,7 @@ internal sealed class ListenerHost<TSession>(IListenerOwner<TSession> owner) : I
         {
             foreach (var endpoint in endpoints)
             {
-                _listeners.Add(Bind(endpoint.EndPoint));
+                _listeners.Add(ListeningSocket.Bind(endpoint.EndPoint, backlog: 512));
                 owner.Listening(_listeners[^1].LocalEndPoint!, endpoint.ImplicitTls);
             }
         }
@@ -74,47 +74,8 @@ internal sealed class ListenerHost<TSession>(IListenerOwner<TSession> owner) : I
         }
         for (var i = 0; i < _listeners.Count; i++)
         {
-            _acceptLoops.Add(AcceptLoopAsync(_listeners[i], endpoints[i].ImplicitTls));
-        }
-    }
-
-    private static Socket Bind(IPEndPoint endPoint)
-    {
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            socket.Bind(endPoint);
-            socket.Listen(512);
-            return socket;
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-    }
-
-    private async Task AcceptLoopAsync(Socket listener, bool implicitTls)
-    {
-        while (!_stopping.IsCancellationRequested)
-        {
-            Socket client;
-            try
-            {
-                // No token: StopAsync disposes the listener, which ends a pending accept; a token would be
-                // registered and unregistered on every accept.
-                client = await listener.AcceptAsync().ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException && _stopping.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (SocketException)
-            {
-                continue; // a connection reset before accept completed
-            }
-            _ = RunConnectionAsync(client, implicitTls);
+            bool implicitTls = endpoints[i].ImplicitTls;
+            _acceptLoops.Add(ListeningSocket.AcceptLoopAsync(_listeners[i], _stopping.Token, client => _ = RunConnectionAsync(client, implicitTls)));
         }
     }
 

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using RelayAppliance.Server.Listening;
 
 namespace RelayAppliance.Server.Sink;
 
@@ -43,20 +44,9 @@ public sealed class SinkServer : IAsyncDisposable
         {
             Directory.CreateDirectory(dump);
         }
-        var socket = new Socket(Options.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            socket.Bind(Options.EndPoint);
-            socket.Listen(1024);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
+        var socket = ListeningSocket.Bind(Options.EndPoint, backlog: 1024);
         _listener = socket;
-        _acceptLoop = AcceptLoopAsync(socket);
+        _acceptLoop = ListeningSocket.AcceptLoopAsync(socket, _stopping.Token, client => _ = RunConnectionAsync(client));
     }
 
     /// <summary>The reply-mix draw for the next message: 0, 1, 2, … across all sessions.</summary>
@@ -65,29 +55,6 @@ public sealed class SinkServer : IAsyncDisposable
     /// <summary>A unique dump file name, in arrival order: 00000001.eml, …</summary>
     internal string NextDumpPath() =>
         Path.Combine(Options.DumpDirectory!, Interlocked.Increment(ref _dumpSequence).ToString("D8", System.Globalization.CultureInfo.InvariantCulture) + ".eml");
-
-    private async Task AcceptLoopAsync(Socket listener)
-    {
-        while (!_stopping.IsCancellationRequested)
-        {
-            Socket client;
-            try
-            {
-                // No token: StopAsync disposes the listener, which ends a pending accept; a token would be
-                // registered and unregistered on every accept.
-                client = await listener.AcceptAsync().ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException && _stopping.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (SocketException)
-            {
-                continue;
-            }
-            _ = RunConnectionAsync(client);
-        }
-    }
 
     private async Task RunConnectionAsync(Socket socket)
     {
