@@ -403,13 +403,13 @@ public sealed partial class MessageSpool : IAsyncDisposable
         var record = _index.FindForRead(id.Value, reader) ?? throw new KeyNotFoundException($"Message {id} is not in the queue.");
         try
         {
-            int inlineLength = AcceptedView.Parse(record) is { HasInlineBody: true } view ? view.InlineBody.Length : -1;
+            var (inlineLength, chunks) = BodyOf(record);
             if (inlineLength >= 0)
             {
                 await destination.WriteAsync(record.AsMemory(AcceptedRecord.FixedSize, inlineLength), cancellationToken).ConfigureAwait(false);
                 return;
             }
-            foreach (var chunk in ChunksOf(record))
+            foreach (var chunk in chunks)
             {
                 var (owner, length) = await ReadChunkAsync(id.Value, chunk, cancellationToken).ConfigureAwait(false);
                 using (owner)
@@ -436,13 +436,16 @@ public sealed partial class MessageSpool : IAsyncDisposable
         return (owner, length);
     }
 
-    private static BodyChunk[] ChunksOf(byte[] record)
+    private static BodyChunk[] ChunksOf(byte[] record) => BodyOf(record).Chunks;
+
+    /// <summary>Where the body is, from one parse of the record: inline (its length; no chunks) or in B (length -1).</summary>
+    private static (int InlineLength, BodyChunk[] Chunks) BodyOf(byte[] record)
     {
         var view = AcceptedView.Parse(record);
         var chunks = new BodyChunk[view.ChunkCount];
         for (int i = 0; i < chunks.Length; i++)
             chunks[i] = view.GetChunk(i);
-        return chunks;
+        return (view.HasInlineBody ? view.InlineBody.Length : -1, chunks);
     }
 
     internal ulong StartBody(BodyWriter writer)
