@@ -54,9 +54,10 @@ relayd_variant() { # spec port
     bin=${spec%%,*}
     [[ $spec == *,* ]] && IFS=, read -r -a envs <<<"${spec#*,}"
     rm -rf "$W/spool"
-    exec env "${envs[@]}" "$bin" run --Relay:DataDirectory="$W/spool" --Smtp:Listen:0=127.0.0.1:"$port" \
+    # The log level is an environment default, so that a variant can set RELAYD_Log__Level=Information.
+    exec env RELAYD_Log__Level=Warning "${envs[@]}" "$bin" run --Relay:DataDirectory="$W/spool" --Smtp:Listen:0=127.0.0.1:"$port" \
         --Pop3:Listen:0=127.0.0.1:$((port + 1000)) --Relay:RelayDomains:0=example.test --Delivery:Enabled=false \
-        --Smtp:MaxConnectionsPerClient=500 --Dns:Servers:0=127.0.0.1:53 --Log:Level=Warning
+        --Smtp:MaxConnectionsPerClient=500 --Dns:Servers:0=127.0.0.1:53
 }
 relayd_sink() { # binary port: relayd's own sink, the same SMTP layer without the spool
     exec "$1" sink --listen 127.0.0.1:"$2"

@@ -52,7 +52,7 @@ internal sealed class SpoolLog : IAsyncDisposable
     /// Opens and recovers the log, refusing (SpoolRecoveryException) when it would silently come back emptier than
     /// what was committed (§6.1): no readable commit while segments hold data, or recovery below the high-water mark.
     /// </summary>
-    public static SpoolLog Open(string name, string directory, int pageBits, int memoryBits, int segmentBits,
+    public static SpoolLog Open(string name, string directory, int pageBits, int memoryBits, int segmentBits, long zeroAhead,
         ILoggerFactory loggerFactory, Action<SpoolLog, Exception> onFailure)
     {
         System.IO.Directory.CreateDirectory(directory);
@@ -69,9 +69,7 @@ internal sealed class SpoolLog : IAsyncDisposable
             if (!commits.HasValidCommit && segmentsHoldData)
                 throw new SpoolRecoveryException($"The {name} log in '{directory}' has segment files with data but neither commit slot in '{CommitFileName}' is readable; refusing to start on what would be an empty log.");
 
-            // Never capacity or deleteOnClose (the device would delete our mail); recoverDevice lets truncation after a
-            // restart know the first segment.
-            device = Devices.CreateLogDevice(Path.Combine(directory, SegmentBaseName), recoverDevice: true);
+            device = new SpoolDevice(Path.Combine(directory, SegmentBaseName), zeroAhead);
             var settings = new FasterLogSettings
             {
                 LogDevice = device,

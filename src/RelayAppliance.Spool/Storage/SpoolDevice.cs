@@ -1,0 +1,262 @@
+using FASTER.core;
+using Microsoft.Win32.SafeHandles;
+
+namespace RelayAppliance.Spool.Storage;
+
+/// <summary>
+/// The FASTER device under each spool log: one O_SYNC handle per segment file, positional reads and writes, and one
+/// writer thread that keeps the segment being appended to zero-filled a little ahead of the last write.
+/// </summary>
+/// <remarks>
+/// Why not FASTER's ManagedLocalStorageDevice: every one of its writes grows the file, so on ext4 each durable write
+/// also commits the filesystem journal (the new size and blocks): 0.26 ms and ~88 µs of CPU per 1.5 KiB O_SYNC write
+/// on this VM's disk against 0.17 ms and ~50 µs for the same write over zeros already on disk (perf/RESULTS.md).
+/// It also hops through Task.Run, FileStream.WriteAsync and FlushAsync per write; here a write is one queue hand-off.
+/// Durability is the same: a write's callback runs only after its O_SYNC pwrite returned.
+/// The zero-fill only ever writes at or beyond the highest end of any data written to that segment, and data writes
+/// and zero-fill run on the same thread, so zeros can never land on data.
+/// </remarks>
+internal sealed class SpoolDevice : StorageDeviceBase
+{
+    private const int ZeroChunkSize = 256 * 1024; // one O_SYNC zero write: ~1 ms that a commit may queue behind
+    private static readonly byte[] Zeros = new byte[ZeroChunkSize];
+
+    private readonly long _zeroAhead;
+    private readonly Dictionary<int, SafeFileHandle> _segments = [];
+    private readonly Queue<PendingWrite> _writes = new(); // also the monitor the writer thread waits on
+    private readonly Thread _writer;
+    private bool _stopping;
+    private bool _disposed; // guarded by _segments
+
+    // Writer thread only: the newest segment written, how far it holds data, and how far it is allocated on disk
+    // (data or zeros) — the file's length when first seen, then grown by writes and zero-fill.
+    private SafeFileHandle? _tail;
+    private int _tailSegment = -1;
+    private long _tailWritten;
+    private long _tailAllocated;
+    private bool _zeroFilling;
+
+    /// <param name="baseName">Path prefix of the segment files ("…/log" → "log.0", "log.1", …).</param>
+    /// <param name="zeroAhead">How many bytes past the last write to keep zero-filled; 0 turns zero-fill off.</param>
+    public SpoolDevice(string baseName, long zeroAhead) : base(baseName, 512, Devices.CAPACITY_UNSPECIFIED)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(zeroAhead);
+        _zeroAhead = zeroAhead;
+        RecoverSegmentRange();
+        _writer = new Thread(WriterLoop) { IsBackground = true, Name = "spool-writer " + Path.GetFileName(Path.GetDirectoryName(baseName)) };
+        _writer.Start();
+    }
+
+    private readonly record struct PendingWrite(IntPtr Source, int Segment, long Offset, uint Length,
+        DeviceIOCompletionCallback Callback, object Context);
+
+    /// <summary>Lets truncation after a restart know the first segment (the same rule as FASTER's own devices).</summary>
+    private void RecoverSegmentRange()
+    {
+        var directory = Path.GetDirectoryName(FileName)!;
+        if (!Directory.Exists(directory))
+            return;
+        var prefix = Path.GetFileName(FileName) + ".";
+        var ids = new List<int>();
+        foreach (var file in Directory.EnumerateFiles(directory, prefix + "*"))
+        {
+            if (int.TryParse(Path.GetFileName(file).AsSpan(prefix.Length), out var id) && id >= 0)
+                ids.Add(id);
+        }
+        ids.Sort();
+        for (int i = 0; i < ids.Count; i++)
+        {
+            if (i == 0 || ids[i] != ids[i - 1] + 1)
+                startSegment = ids[i]; // the newest contiguous run is the live log
+            endSegment = ids[i];
+        }
+    }
+
+    public override bool Throttle() => false;
+
+    public override void WriteAsync(IntPtr sourceAddress, int segmentId, ulong destinationAddress, uint numBytesToWrite,
+        DeviceIOCompletionCallback callback, object context)
+    {
+        lock (_writes)
+        {
+            _writes.Enqueue(new PendingWrite(sourceAddress, segmentId, (long)destinationAddress, numBytesToWrite, callback, context));
+            Monitor.Pulse(_writes);
+        }
+    }
+
+    public override void ReadAsync(int segmentId, ulong sourceAddress, IntPtr destinationAddress, uint readLength,
+        DeviceIOCompletionCallback callback, object context)
+    {
+        // Off the caller's thread: FASTER issues reads under epoch protection and expects the callback later.
+        ThreadPool.UnsafeQueueUserWorkItem(new PendingRead(this, segmentId, (long)sourceAddress, destinationAddress, readLength, callback, context), preferLocal: false);
+    }
+
+    private sealed class PendingRead(SpoolDevice device, int segment, long offset, IntPtr destination, uint length,
+        DeviceIOCompletionCallback callback, object context) : IThreadPoolWorkItem
+    {
+        public unsafe void Execute()
+        {
+            uint error = 0, read = 0;
+            try
+            {
+                var handle = device.Segment(segment);
+                var buffer = new Span<byte>((void*)destination, (int)length);
+                while (read < length)
+                {
+                    int n = RandomAccess.Read(handle, buffer[(int)read..], offset + read);
+                    if (n == 0)
+                        break; // end of file: FASTER gets the short count
+                    read += (uint)n;
+                }
+            }
+            catch (Exception)
+            {
+                error = uint.MaxValue;
+                read = 0;
+            }
+            callback(error, read, context);
+        }
+    }
+
+    private void WriterLoop()
+    {
+        while (true)
+        {
+            PendingWrite write;
+            lock (_writes)
+            {
+                while (_writes.Count == 0 && !_stopping && !ZeroFillDue())
+                    Monitor.Wait(_writes);
+                if (_writes.Count == 0 && _stopping)
+                    return;
+                _writes.TryDequeue(out write); // none: zero-fill is due
+            }
+            if (write.Callback is null)
+                ZeroFillOneChunk();
+            else
+                Perform(write);
+        }
+    }
+
+    private unsafe void Perform(PendingWrite write)
+    {
+        uint error = 0;
+        try
+        {
+            var handle = Segment(write.Segment);
+            RandomAccess.Write(handle, new ReadOnlySpan<byte>((void*)write.Source, (int)write.Length), write.Offset);
+            NoteWritten(write.Segment, handle, write.Offset + write.Length);
+        }
+        catch (Exception)
+        {
+            error = uint.MaxValue; // FASTER fails the flush, so the commit, so the spool (SpoolLog.Fail)
+        }
+        write.Callback(error, error == 0 ? write.Length : 0, write.Context);
+    }
+
+    private void NoteWritten(int segment, SafeFileHandle handle, long end)
+    {
+        if (segment > _tailSegment)
+        {
+            _tail = handle;
+            _tailSegment = segment;
+            _tailWritten = 0;
+            _tailAllocated = RandomAccess.GetLength(handle); // includes this write and zeros left by an earlier run
+        }
+        if (segment == _tailSegment)
+        {
+            _tailWritten = Math.Max(_tailWritten, end);
+            _tailAllocated = Math.Max(_tailAllocated, end);
+        }
+    }
+
+    private long ZeroFillTarget => Math.Min(_tailWritten + _zeroAhead, SegmentSize);
+
+    /// <summary>
+    /// Starts filling once less than half the distance is left and then fills all of it in large chunks: topping up
+    /// after every write would add one small file-growing write per data write, the very cost this avoids.
+    /// </summary>
+    private bool ZeroFillDue()
+    {
+        if (_tail is null)
+            return false;
+        if (!_zeroFilling && _tailAllocated - _tailWritten < _zeroAhead / 2 && _tailAllocated < SegmentSize)
+            _zeroFilling = true;
+        else if (_zeroFilling && _tailAllocated >= ZeroFillTarget)
+            _zeroFilling = false;
+        return _zeroFilling;
+    }
+
+    private void ZeroFillOneChunk()
+    {
+        int length = (int)Math.Min(ZeroChunkSize, ZeroFillTarget - _tailAllocated);
+        try
+        {
+            RandomAccess.Write(_tail!, Zeros.AsSpan(0, length), _tailAllocated);
+            _tailAllocated += length;
+        }
+        catch (Exception)
+        {
+            // Only an optimisation (e.g. the disk is full): data writes report their own errors. Stop for this segment.
+            _tail = null;
+            _zeroFilling = false;
+        }
+    }
+
+    /// <summary>The segment's handle, opening (and creating) its file on first use.</summary>
+    private SafeFileHandle Segment(int segment)
+    {
+        lock (_segments)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (!_segments.TryGetValue(segment, out var handle))
+            {
+                handle = File.OpenHandle(GetSegmentFilename(FileName, segment), FileMode.OpenOrCreate, FileAccess.ReadWrite,
+                    FileShare.ReadWrite, FileOptions.WriteThrough);
+                _segments.Add(segment, handle);
+            }
+            return handle;
+        }
+    }
+
+    public override void RemoveSegment(int segment)
+    {
+        lock (_segments)
+        {
+            if (_segments.Remove(segment, out var handle))
+                handle.Dispose(); // a read still in flight holds its own reference (SafeHandle)
+        }
+        try
+        {
+            File.Delete(GetSegmentFilename(FileName, segment));
+        }
+        catch (IOException)
+        {
+            // FASTER's devices ignore this too: the file is dead space that the next start-up does not read
+        }
+    }
+
+    public override void RemoveSegmentAsync(int segment, AsyncCallback callback, IAsyncResult result)
+    {
+        RemoveSegment(segment);
+        callback(result);
+    }
+
+    /// <summary>Writes already queued are performed (and their callbacks run) before the writer stops.</summary>
+    public override void Dispose()
+    {
+        lock (_writes)
+        {
+            _stopping = true;
+            Monitor.Pulse(_writes);
+        }
+        _writer.Join();
+        lock (_segments)
+        {
+            _disposed = true;
+            foreach (var handle in _segments.Values)
+                handle.Dispose();
+            _segments.Clear();
+        }
+    }
+}
