@@ -214,25 +214,34 @@ public sealed partial class MessageSpool
         var pending = new List<PendingDelivery>();
         foreach (var entry in _index.Snapshot())
         {
-            if ((entry.Flags & MessageFlags.Held) != 0)
-                continue;
-            var progress = entry.Progress;
-            var view = AcceptedView.Parse(entry.Record);
-            DateTimeOffset? due = null;
-            int i = 0;
-            foreach (var r in view.Recipients)
-            {
-                var p = progress[i++];
-                if (p.IsFinal || !(r.Route == RecipientRoute.Remote ? remote : local))
-                    continue;
-                var at = p.NextAttemptAt ?? view.ReceivedAt;
-                if (due is null || at < due)
-                    due = at;
-            }
-            if (due is { } dueAt)
+            if (DueAt(entry, remote, local) is { } dueAt)
                 pending.Add(new PendingDelivery(new MessageId(entry.Id), dueAt));
         }
         pending.Sort(static (a, b) => a.DueAt != b.DueAt ? a.DueAt.CompareTo(b.DueAt) : a.Id.Value.CompareTo(b.Id.Value));
         return pending;
+    }
+
+    /// <summary>Whether the message would be in <see cref="Pending"/>: one lookup, nothing built.</summary>
+    public bool IsPending(MessageId id, bool remote, bool local) => _index.Find(id.Value) is { } entry && DueAt(entry, remote, local) is not null;
+
+    /// <summary>The earliest next attempt among the message's unfinished recipients of those routes; null when none or held.</summary>
+    private static DateTimeOffset? DueAt(MessageEntry entry, bool remote, bool local)
+    {
+        if ((entry.Flags & MessageFlags.Held) != 0)
+            return null;
+        var progress = entry.Progress;
+        var view = AcceptedView.Parse(entry.Record);
+        DateTimeOffset? due = null;
+        int i = 0;
+        foreach (var r in view.Recipients)
+        {
+            var p = progress[i++];
+            if (p.IsFinal || !(r.Route == RecipientRoute.Remote ? remote : local))
+                continue;
+            var at = p.NextAttemptAt ?? view.ReceivedAt;
+            if (due is null || at < due)
+                due = at;
+        }
+        return due;
     }
 }

@@ -1,6 +1,7 @@
-using System.Runtime;
 using System.Buffers;
 using System.Diagnostics;
+using System.Runtime;
+using System.Runtime.CompilerServices;
 using FASTER.core;
 using Microsoft.Extensions.Logging;
 using RelayAppliance.Spool.Index;
@@ -244,6 +245,7 @@ public sealed partial class MessageSpool : IAsyncDisposable
     /// J may thus hold a committed Accepted whose body B never committed; it was never acknowledged, and recovery
     /// drops it (RebuildIndex, Startup markers).
     /// </remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // once per message, always waits for a commit
     public async ValueTask<MessageId> AcceptAsync(BodyWriter body, EnvelopeBuilder envelope, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(body);

@@ -130,6 +130,11 @@ public sealed partial class DeliveryService : IAsyncDisposable
 
     private void OnAccepted(MessageId id)
     {
+        // With remote delivery off (Delivery:Enabled=false) relayed mail is held: nothing to attempt, so no wake-up.
+        if (!_options.RemoteEnabled && !_spool.IsPending(id, remote: false, local: _local is not null))
+        {
+            return;
+        }
         lock (_gate)
         {
             _due.Schedule(id, _time.GetUtcNow());

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.IO.Pipelines;
 using System.Text;
 using System.Text.Unicode;
@@ -14,7 +15,8 @@ internal sealed partial class SmtpSession
 {
     private byte[]? _discard; // sink for content we read but will not keep (too big, out of sequence)
 
-    private async Task ReceiveDataAsync()
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ReceiveDataAsync()
     {
         var unstuffer = new DotUnstuffer(_options.BareLineEndings == BareLineEndingPolicy.Normalize, _options.MaxTextLine);
         var tooBig = false;
@@ -175,6 +177,7 @@ internal sealed partial class SmtpSession
     }
 
     /// <summary>Makes the message durable, then (and only then) says 250.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask AcceptMessageAsync()
     {
         MessageId id;

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Buffers.Text;
 using System.IO.Pipelines;
 using System.Net;
@@ -230,6 +231,7 @@ internal sealed partial class SmtpSession : IHostedSession
     /// Returns buffered input at once; only when the session would block does it first flush the replies written
     /// so far, so a pipelined burst is answered in one write (RFC 2920 §3.1) and nothing waits on an unsent reply.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // up to four waits per message: no box each
     private async ValueTask<ReadResult> ReadAsync()
     {
         if (_reader.TryRead(out var buffered))

@@ -74,4 +74,23 @@ public sealed class LocalDeliveryTests
         await h.WaitForAsync(() => h.Spool.Find(huge) is null, "the oversized message to fail");
         Assert.Single(store.List("carol@local.test"));
     }
+
+    [Fact]
+    public async Task WithRemoteDeliveryOffLocalRecipientsAreStillDeliveredAndRelayedMailIsHeld()
+    {
+        await using var h = new DeliveryHarness();
+        var peer = h.Peer("127.0.0.62");
+        var store = h.OpenMailboxes();
+        h.Start(o => DeliveryHarness.Transport(o, "remote.test", peer) with { RemoteEnabled = false }, local: Local(store));
+
+        var remoteOnly = await h.QueueAsync("bob@remote.test", "dave@remote.test");
+        var mixed = await h.QueueAsync("bob@remote.test", "carol@local.test", "dave@remote.test");
+
+        await h.WaitForAsync(() => store.List("carol@local.test").Count == 1, "carol's copy");
+        await h.WaitForAsync(() => h.Recipient(mixed, 0).State == RecipientState.Delivered, "carol journaled as delivered");
+        Assert.Equal(RecipientState.Queued, h.Recipient(mixed, 1).State);
+        Assert.Equal(RecipientState.Queued, h.Recipient(remoteOnly).State);
+        Assert.Equal(0, h.Recipient(remoteOnly).Attempts);
+        Assert.Empty(peer.Messages);
+    }
 }
