@@ -8,13 +8,15 @@ namespace RelayAppliance.Spool.Storage;
 /// writer thread that keeps the segment being appended to zero-filled a little ahead of the last write.
 /// </summary>
 /// <remarks>
-/// Why not FASTER's ManagedLocalStorageDevice: every one of its writes grows the file, so on ext4 each durable write
-/// also commits the filesystem journal (the new size and blocks): 0.26 ms and ~88 µs of CPU per 1.5 KiB O_SYNC write
-/// on this VM's disk against 0.17 ms and ~50 µs for the same write over zeros already on disk (perf/RESULTS.md).
-/// It also hops through Task.Run, FileStream.WriteAsync and FlushAsync per write; here a write is one queue hand-off.
+/// Why not FASTER's ManagedLocalStorageDevice: every one of its writes grows the file, so each durable write also has
+/// to write the file's new size and block map synchronously (on this VM's ext4, which has no journal, a second block
+/// write; with a journal, a journal commit): 0.26 ms and ~88 µs of CPU per 1.5 KiB O_SYNC write on this disk against
+/// 0.17 ms and ~50 µs for the same write over zeros already on disk (perf/RESULTS.md). It also hops through Task.Run,
+/// FileStream.WriteAsync and FlushAsync per write; here a write is one queue hand-off to the writer thread.
 /// Durability is the same: a write's callback runs only after its O_SYNC pwrite returned.
-/// The zero-fill only ever writes at or beyond the highest end of any data written to that segment, and data writes
-/// and zero-fill run on the same thread, so zeros can never land on data.
+/// Zero-fill never touches bytes anyone wrote: it only writes at or beyond both the segment file's length when this
+/// run first wrote to it (an earlier run's bytes stay) and the highest end of any data written since, and data
+/// writes and zero-fill run on the same thread.
 /// </remarks>
 internal sealed class SpoolDevice : StorageDeviceBase
 {
