@@ -13,8 +13,8 @@
 #   env: REPS=3 MESSAGES=5000 LARGE_MESSAGES=MESSAGES/10 SESSIONS=50 PER_CONN=100 PER_CONN_LARGE=10 P99_MESSAGES=MESSAGES/2
 #        POSTFIX_MESSAGES=MESSAGES POSTFIX_LARGE_MESSAGES=LARGE_MESSAGES (Postfix is 5-40 times slower: fewer messages
 #        keep its runs as long as the others' instead of many times longer; a rate is a rate once a run lasts seconds)
-#        (relayd load opens messages/per-connection connections in all, at most SESSIONS at once: 500 messages of
-#        100 KiB at 10 per connection keep 50 sessions busy, at 100 per connection only 5)
+#        (relayd load opens messages/per-connection connections in all, at most SESSIONS at once: 2000 messages of
+#        100 KiB at 10 per connection keep 50 sessions busy, at 100 per connection only 20)
 #        P99_PASS=1 (0: no extra relayd load pass for the p99 of the 1/conn scenarios) SETTLE=1 (s after start-up)
 #        RELAYD_LOG=Information RUN_TIMEOUT=300 OUT=perf/RESULTS.md
 #        QUICK=1: smoke test, 200 / 40 messages, 1 rep, no p99 pass (each can still be set), about 2-3 minutes

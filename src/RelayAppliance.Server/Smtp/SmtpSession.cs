@@ -1,10 +1,10 @@
 using System.Buffers;
-using System.Runtime.CompilerServices;
 using System.Buffers.Text;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Security.Authentication;
 using System.Text;
 using System.Text.Unicode;
