@@ -98,7 +98,7 @@ public sealed partial class MessageSpool
         try
         {
             _journal.Signal();
-            await _journal.WaitForCommitAsync(address, CancellationToken.None).ConfigureAwait(false);
+            await _journal.WaitForCommitAsync(address).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsStorageFailure(ex))
         {
@@ -155,7 +155,7 @@ public sealed partial class MessageSpool
         try
         {
             _journal.Signal();
-            await _journal.WaitForCommitAsync(address, CancellationToken.None).ConfigureAwait(false);
+            await _journal.WaitForCommitAsync(address).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsStorageFailure(ex))
         {

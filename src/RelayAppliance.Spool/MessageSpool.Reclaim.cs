@@ -133,7 +133,7 @@ public sealed partial class MessageSpool
         if (lastChunk < 0)
             return;
         _bodies.Signal();
-        await _bodies.WaitForCommitAsync(lastChunk, CancellationToken.None).ConfigureAwait(false);
+        await _bodies.WaitForCommitAsync(lastChunk).ConfigureAwait(false);
         CopyForwardStepForTests?.Invoke("bodies-committed");
 
         // 3. Append Moved records, serialised with deletes: none lands after its message's MessageDone.
@@ -164,7 +164,7 @@ public sealed partial class MessageSpool
 
         // 4. Commit J, then 5. switch the index; the caller's truncation then frees the old segment.
         _journal.Signal();
-        await _journal.WaitForCommitAsync(lastMoved, CancellationToken.None).ConfigureAwait(false);
+        await _journal.WaitForCommitAsync(lastMoved).ConfigureAwait(false);
         foreach (var (entry, record) in switches)
             _index.SwitchRecord(entry, record);
         SpoolLogMessages.CopiedForward(_logger, switches.Count, bytes, head.Segment);
@@ -204,7 +204,7 @@ public sealed partial class MessageSpool
         if (last < 0)
             return;
         _journal.Signal();
-        await _journal.WaitForCommitAsync(last, CancellationToken.None).ConfigureAwait(false);
+        await _journal.WaitForCommitAsync(last).ConfigureAwait(false);
         SpoolLogMessages.Carried(_logger, candidates.Count, bytes);
     }
 

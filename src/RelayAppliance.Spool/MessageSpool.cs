@@ -229,7 +229,7 @@ public sealed partial class MessageSpool : IAsyncDisposable
         RecordLayout.WriteStartup(marker, _bodies.CommittedUntilAddress);
         long address = _journal.Log.Enqueue(marker);
         _journal.Signal();
-        _journal.WaitForCommitAsync(address, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        _journal.WaitForCommitAsync(address).AsTask().GetAwaiter().GetResult();
     }
 
     public SpoolHealth Health => _failed ? SpoolHealth.Failed : _lowDisk ? SpoolHealth.LowDiskSpace : SpoolHealth.Healthy;
@@ -282,8 +282,8 @@ public sealed partial class MessageSpool : IAsyncDisposable
                 long address = await _journal.EnqueueAsync(record, CancellationToken.None).ConfigureAwait(false);
                 _index.SetJournalAddress(entry, address);
                 _journal.Signal();
-                var journalDurable = _journal.WaitForCommitAsync(address, CancellationToken.None);
-                var bodyDurable = lastChunk is { } chunk ? _bodies.WaitForCommitAsync(chunk, CancellationToken.None) : default;
+                var journalDurable = _journal.WaitForCommitAsync(address);
+                var bodyDurable = lastChunk is { } chunk ? _bodies.WaitForCommitAsync(chunk) : default;
                 try
                 {
                     await bodyDurable.ConfigureAwait(false);
@@ -378,7 +378,7 @@ public sealed partial class MessageSpool : IAsyncDisposable
         try
         {
             _journal.Signal();
-            await _journal.WaitForCommitAsync(address, CancellationToken.None).ConfigureAwait(false);
+            await _journal.WaitForCommitAsync(address).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsStorageFailure(ex))
         {

@@ -130,7 +130,7 @@ public sealed class CopyForwardTests
             copy = await spool.Bodies.EnqueueAsync(new byte[RecordLayout.ChunkPrefixSize + body.Length], CancellationToken.None);
             long address = await spool.Journal.EnqueueAsync(RecordLayout.CreateMoved(survivor.Value, [new BodyChunk(copy, body.Length)]), CancellationToken.None);
             spool.Journal.Signal();
-            await spool.Journal.WaitForCommitAsync(address, CancellationToken.None);
+            await spool.Journal.WaitForCommitAsync(address);
             Assert.True(spool.Bodies.CommittedUntilAddress <= copy);
             spool.Bodies.AbandonUncommittedOnDispose();
         }

@@ -166,7 +166,7 @@ public sealed class RecoveryTests
             orphanEnd = RecordLayout.ChunkEnd(writer.Chunks[^1]);
             long address = await spool.Journal.EnqueueAsync(record, CancellationToken.None);
             spool.Journal.Signal();
-            await spool.Journal.WaitForCommitAsync(address, CancellationToken.None);
+            await spool.Journal.WaitForCommitAsync(address);
             Assert.True(spool.Bodies.CommittedUntilAddress <= orphanStart);
             spool.Bodies.AbandonUncommittedOnDispose();
         }

@@ -27,13 +27,14 @@ public sealed class SpoolDeviceTests : IDisposable
 
     private static byte[] Pattern(int length, byte value) => Enumerable.Repeat(value, length).ToArray();
 
-    private static Task<(uint Error, uint Bytes)> WriteAsync(SpoolDevice device, int segment, long offset, byte[] data)
+    private static Task<(uint Error, uint Bytes)> WriteAsync(SpoolDevice device, int segment, long offset, byte[] data, Action? onCallback = null)
     {
         var done = new TaskCompletionSource<(uint, uint)>(TaskCreationOptions.RunContinuationsAsynchronously);
         var source = Marshal.AllocHGlobal(data.Length);
         Marshal.Copy(data, 0, source, data.Length);
         device.WriteAsync(source, segment, (ulong)offset, (uint)data.Length, (error, bytes, _) =>
         {
+            onCallback?.Invoke();
             Marshal.FreeHGlobal(source);
             done.SetResult((error, bytes));
         }, null!);
@@ -119,6 +120,37 @@ public sealed class SpoolDeviceTests : IDisposable
         Assert.Equal(Pattern(4096, 0xA1), file[..4096]);
         Assert.Equal(Pattern(96 * 1024, 0xEE), file[4096..(100 * 1024)]);
         Assert.All(file[(100 * 1024)..], b => Assert.Equal(0, b));
+    }
+
+    [Fact]
+    public async Task An_inline_write_completes_on_the_calling_thread_and_mixes_with_queued_writes_and_zero_fill()
+    {
+        using var device = Open(zeroAhead: 64 * 1024, segmentSize: 1 << 20);
+        await WriteAsync(device, 0, 0, Pattern(4096, 0xA1)); // queued: starts the zero-fill
+
+        Task<(uint Error, uint Bytes)> inline;
+        int callerThread = Environment.CurrentManagedThreadId, callbackThread = -1;
+        SpoolDevice.WriteInline = true;
+        try
+        {
+            inline = WriteAsync(device, 0, 4096, Pattern(40 * 1024, 0xB2), () => callbackThread = Environment.CurrentManagedThreadId);
+        }
+        finally
+        {
+            SpoolDevice.WriteInline = false;
+        }
+
+        Assert.True(inline.IsCompleted); // the O_SYNC write and its callback ran before WriteAsync returned
+        Assert.Equal(callerThread, callbackThread);
+        Assert.Equal((0u, 40u * 1024), await inline);
+        await WriteAsync(device, 0, 44 * 1024, Pattern(4096, 0xC3)); // queued again, after the inline one
+        // Zero-fill followed the inline write too, and touched none of the data.
+        await WaitForLengthAsync(Segment(0), 48 * 1024 + 64 * 1024);
+        var file = File.ReadAllBytes(Segment(0));
+        Assert.Equal(Pattern(4096, 0xA1), file[..4096]);
+        Assert.Equal(Pattern(40 * 1024, 0xB2), file[4096..(44 * 1024)]);
+        Assert.Equal(Pattern(4096, 0xC3), file[(44 * 1024)..(48 * 1024)]);
+        Assert.All(file[(48 * 1024)..], b => Assert.Equal(0, b));
     }
 
     [Fact]

@@ -179,4 +179,31 @@ public sealed class FailureTests
         Assert.Equal([kept], spool.List().Select(m => m.Id));
         Assert.Equal(0, writer.Length); // AcceptAsync reset the writer even on failure
     }
+
+    // FASTER's commit worker swallows a failed commit record and calls nobody back on a failed data write: the log must
+    // hear of both itself, or the message's accept would wait forever.
+    [Theory]
+    [InlineData("journal", "data")]
+    [InlineData("journal", "commit")]
+    [InlineData("bodies", "data")]
+    [InlineData("bodies", "commit")]
+    public async Task A_failed_write_fails_the_waiting_accept_and_the_spool_instead_of_hanging(string log, string write)
+    {
+        using var temp = new TempSpool();
+        await using var spool = temp.Open();
+        var kept = await spool.AcceptAsync([1, 2, 3]);
+        var failing = log == "journal" ? spool.Journal : spool.Bodies;
+        var error = new IOException("simulated " + write + " write error");
+        if (write == "data")
+            failing.Device.FailWritesWith = error;
+        else
+            failing.Commits.FailCommitsWith = error;
+
+        var accept = spool.AcceptAsync(SpoolTestExtensions.Body(2000, 4)).WaitAsync(TimeSpan.FromSeconds(30));
+
+        await Assert.ThrowsAsync<SpoolUnavailableException>(() => accept);
+        Assert.Equal(SpoolHealth.Failed, spool.Health);
+        Assert.Same(error, failing.Failure);
+        Assert.Equal([kept], spool.List().Select(m => m.Id));
+    }
 }

@@ -39,6 +39,15 @@ internal sealed class SlotCommitManager : ILogCommitManager
 
     public string Path { get; private init; } = string.Empty;
 
+    /// <summary>
+    /// Told when writing a commit fails, before the exception leaves <see cref="Commit"/>: FASTER's commit worker
+    /// swallows it and calls nobody back, so this is how the log learns that the commit will never complete.
+    /// </summary>
+    internal Action<Exception>? CommitFailed { get; set; }
+
+    /// <summary>Tests: every commit written from now on fails with this.</summary>
+    internal Exception? FailCommitsWith { get; set; }
+
     /// <summary>True when the file did not exist before this open.</summary>
     public bool Created { get; private init; }
 
@@ -136,8 +145,18 @@ internal sealed class SlotCommitManager : ILogCommitManager
             commitMetadata.CopyTo(span[HeaderSize..]);
             BinaryPrimitives.WriteUInt32LittleEndian(span[CrcOffset..], Checksum(span[..CrcOffset], commitMetadata));
 
-            RandomAccess.Write(_handle, _buffer, (long)target * SlotSize);
-            RandomAccess.FlushToDisk(_handle);
+            try
+            {
+                if (FailCommitsWith is { } injected)
+                    throw injected;
+                RandomAccess.Write(_handle, _buffer, (long)target * SlotSize);
+                RandomAccess.FlushToDisk(_handle);
+            }
+            catch (Exception ex)
+            {
+                CommitFailed?.Invoke(ex);
+                throw;
+            }
 
             _slots[target] = new Slot(commitNum, highWater, beginAddress, untilAddress, commitMetadata);
             _newest = target;

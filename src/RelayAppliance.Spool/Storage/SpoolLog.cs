@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Threading.Tasks.Sources;
 using FASTER.core;
 using Microsoft.Extensions.Logging;
 
@@ -5,25 +7,48 @@ namespace RelayAppliance.Spool.Storage;
 
 /// <summary>
 /// One FasterLog of the spool (journal or bodies) with its device, its two-slot commit manager and its group
-/// committer: a single task that commits whenever someone has signalled new data (faster-spool.md §7.3.4).
-/// Producers append, call <see cref="Signal"/> and await <see cref="WaitForCommitAsync"/>.
+/// committer (faster-spool.md §7.3.4). Producers append, call <see cref="Signal"/> and await
+/// <see cref="WaitForCommitAsync"/>.
 /// </summary>
+/// <remarks>
+/// At most one commit is in flight. When none is, a signal wakes the committer thread, which issues one; the data
+/// write runs on that thread (<see cref="SpoolDevice.WriteInline"/>), FASTER writes the commit record on its commit
+/// worker, and there the completion callback releases the waiters the commit covers, running their continuations
+/// inline (a session writes its 250 and waits for the socket again), and, if more was signalled meanwhile, issues the
+/// next commit right there. Under steady load commits thus follow each other on one thread, where before every commit
+/// passed through five (committer task, device writer, FASTER's commit task, one pool wake-up per waiter): 7.0–7.5 →
+/// 4.5–4.7 context switches per message and 5–9 % less CPU at a fixed rate (perf/RESULTS.md). Waiters must therefore never
+/// block synchronously on this log from inside such a continuation.
+/// </remarks>
 internal sealed class SpoolLog : IAsyncDisposable
 {
     public const string SegmentBaseName = "log";
     public const string CommitFileName = "commit.slots";
 
-    private readonly IDevice _device;
+    // _state: whether a commit is in flight, and whether more was signalled since it was issued.
+    private const int Idle = 0, Committing = 1, CommittingAndSignalled = 2;
+    // Commits issued back to back from the commit callback before the committer thread takes over: that callback runs
+    // on a pool thread, which should not be kept busy forever.
+    private const int MaxChainedCommits = 16;
+
+    private readonly SpoolDevice _device;
     private readonly SlotCommitManager _commits;
     private readonly ILogger _logger;
     private readonly Action<SpoolLog, Exception> _onFailure;
-    private readonly SemaphoreSlim _signal = new(0);
-    private int _pending;
+    private readonly object _wakeGate = new(); // with _wakeRequested: the committer thread's wake-up, which never spins
+    private bool _wakeRequested;
+    private readonly Thread _committer;
+    private readonly Action _committed;
+    private readonly List<CommitWaiter> _waiters = []; // also the lock for _spareWaiters and _waitersClosed
+    private readonly Stack<CommitWaiter> _spareWaiters = [];
+    private Exception? _waitersClosed; // set once: no commit will come any more (failure or dispose)
+    private int _state;
+    private volatile bool _inFlight; // a commit was issued and its OnCommitted has not finished with it
+    private int _chained;
     private volatile bool _stopping;
     private volatile bool _commitOnStop = true;
-    private Task _committer = Task.CompletedTask;
 
-    private SpoolLog(string name, string directory, int pageBits, int segmentBits, FasterLog log, IDevice device, SlotCommitManager commits,
+    private SpoolLog(string name, string directory, int pageBits, int segmentBits, FasterLog log, SpoolDevice device, SlotCommitManager commits,
         ILogger logger, Action<SpoolLog, Exception> onFailure)
     {
         Name = name;
@@ -35,6 +60,10 @@ internal sealed class SpoolLog : IAsyncDisposable
         _commits = commits;
         _logger = logger;
         _onFailure = onFailure;
+        _committed = OnCommitted;
+        _committer = new Thread(CommitterLoop) { IsBackground = true, Name = "spool-commit " + name };
+        device.WriteFailed = OnStorageFailure;
+        commits.CommitFailed = OnStorageFailure;
     }
 
     public string Name { get; }
@@ -46,6 +75,8 @@ internal sealed class SpoolLog : IAsyncDisposable
     public long BeginAddress => Log.BeginAddress;
     public long CommittedUntilAddress => Log.CommittedUntilAddress;
     public Exception? Failure => Volatile.Read(ref _failure);
+    internal SpoolDevice Device => _device;
+    internal SlotCommitManager Commits => _commits;
     private Exception? _failure;
 
     /// <summary>
@@ -62,7 +93,7 @@ internal sealed class SpoolLog : IAsyncDisposable
             throw new SpoolRecoveryException($"The {name} log in '{directory}' has segment files with data but no commit file '{CommitFileName}'; refusing to start on what would be an empty log. Restore the file or move the spool aside.");
 
         var commits = SlotCommitManager.Open(commitPath);
-        IDevice? device = null;
+        SpoolDevice? device = null;
         FasterLog? log = null;
         try
         {
@@ -97,7 +128,7 @@ internal sealed class SpoolLog : IAsyncDisposable
                 throw new SpoolRecoveryException($"The {name} log in '{directory}' recovered to address {log.CommittedUntilAddress}, below its committed high-water mark {commits.OpenedHighWater}; refusing to start.");
 
             var spoolLog = new SpoolLog(name, directory, pageBits, segmentBits, log, device, commits, loggerFactory.CreateLogger("RelayAppliance.Spool"), onFailure);
-            spoolLog._committer = Task.Run(spoolLog.RunCommitterAsync);
+            spoolLog._committer.Start();
             return spoolLog;
         }
         catch
@@ -119,24 +150,54 @@ internal sealed class SpoolLog : IAsyncDisposable
         return false;
     }
 
-    /// <summary>Asks the committer for a commit covering everything appended so far. Cheap and coalescing.</summary>
+    /// <summary>Asks for a commit covering everything appended so far. Cheap and coalescing.</summary>
     public void Signal()
     {
-        if (Interlocked.Exchange(ref _pending, 1) == 0)
-            _signal.Release();
+        while (true)
+        {
+            switch (Volatile.Read(ref _state))
+            {
+                case CommittingAndSignalled:
+                    return;
+                case Committing:
+                    if (Interlocked.CompareExchange(ref _state, CommittingAndSignalled, Committing) == Committing)
+                        return;
+                    break;
+                default:
+                    if (Interlocked.CompareExchange(ref _state, Committing, Idle) == Idle)
+                    {
+                        WakeCommitter();
+                        return;
+                    }
+                    break;
+            }
+        }
     }
 
     /// <summary>Appends one entry; awaits buffer space (no spinning) when the in-memory pages are full.</summary>
     public ValueTask<long> EnqueueAsync(ReadOnlyMemory<byte> entry, CancellationToken cancellationToken)
         => Log.EnqueueAsync(entry, cancellationToken);
 
-    /// <summary>Waits until the entry at <paramref name="address"/> is covered by a completed commit.</summary>
-    public ValueTask WaitForCommitAsync(long address, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits until the entry at <paramref name="address"/> is covered by a completed commit; the caller has called
+    /// <see cref="Signal"/> after appending it. CommittedUntilAddress only moves after the commit record is written
+    /// (non-fast mode), so the address alone proves durability. The continuation may run on the committing thread.
+    /// </summary>
+    public ValueTask WaitForCommitAsync(long address)
     {
-        // untilAddress = address + 1: "the tail at call time" would also wait for other sessions' later entries.
-        // commitNum = 0: CommittedUntilAddress only moves after the commit record is written (non-fast mode), so the
-        // address alone proves durability; waiting for the newest commit number would add a commit of latency.
-        return Log.WaitForCommitAsync(address + 1, 0, cancellationToken);
+        if (Log.CommittedUntilAddress > address)
+            return default;
+        lock (_waiters)
+        {
+            if (Log.CommittedUntilAddress > address) // committed meanwhile: its release may already have run
+                return default;
+            if (_waitersClosed is { } closed)
+                return ValueTask.FromException(closed);
+            var waiter = _spareWaiters.TryPop(out var spare) ? spare : new CommitWaiter(this);
+            waiter.Address = address;
+            _waiters.Add(waiter);
+            return waiter.Task;
+        }
     }
 
     /// <summary>Commits now even if no entry was appended (persists a moved begin address after truncation).</summary>
@@ -148,33 +209,183 @@ internal sealed class SpoolLog : IAsyncDisposable
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            Fail(ex);
+            OnStorageFailure(ex);
             throw;
+        }
+        ReleaseCommitted(); // it may have covered entries whose waiters the committer's commit did not
+    }
+
+    private void WakeCommitter()
+    {
+        lock (_wakeGate)
+        {
+            _wakeRequested = true;
+            Monitor.Pulse(_wakeGate);
         }
     }
 
-    private async Task RunCommitterAsync()
+    private void CommitterLoop()
     {
         while (true)
         {
-            await _signal.WaitAsync().ConfigureAwait(false);
-            if (_stopping && !_commitOnStop)
-                return;
-            // Clear the flag before reading the tail: a producer that appends after this point signals again.
-            Volatile.Write(ref _pending, 0);
-            try
+            lock (_wakeGate)
             {
-                if (Log.TailAddress > Log.CommittedUntilAddress)
-                    await Log.CommitAsync().ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                Fail(ex);
-                return;
+                while (!_wakeRequested)
+                    Monitor.Wait(_wakeGate);
+                _wakeRequested = false;
             }
             if (_stopping)
                 return;
+            _chained = 0;
+            IssueCommit();
         }
+    }
+
+    /// <summary>Issues a commit of everything appended (state: Committing); its completion runs <see cref="OnCommitted"/>.</summary>
+    private void IssueCommit()
+    {
+        bool issued;
+        _inFlight = true;
+        SpoolDevice.WriteInline = true;
+        try
+        {
+            // A strong commit, because only those take a completion callback. Our committer serialises them anyway.
+            issued = Log.CommitStrongly(out _, out _, spinWait: false, callback: _committed);
+        }
+        catch (Exception ex)
+        {
+            OnStorageFailure(ex);
+            return;
+        }
+        finally
+        {
+            SpoolDevice.WriteInline = false;
+        }
+        // Nothing new since the last commit: whoever committed it releases its waiters (CommitNowAsync too), not this
+        // thread, which may be the committer's and must never run a waiter's continuation.
+        if (!issued)
+            CommitFinished();
+    }
+
+    /// <summary>A commit is durable: release its waiters, then issue the next commit if one was signalled.</summary>
+    private void OnCommitted()
+    {
+        ReleaseCommitted();
+        CommitFinished();
+    }
+
+    private void CommitFinished()
+    {
+        if (Interlocked.CompareExchange(ref _state, Idle, Committing) == Committing)
+        {
+            _inFlight = false;
+            return;
+        }
+        // Signalled meanwhile. On stop or after a failure the state stays busy: Signal must not wake anyone any more.
+        if (_stopping || Failure is not null)
+        {
+            _inFlight = false;
+            return;
+        }
+        Volatile.Write(ref _state, Committing);
+        if (++_chained < MaxChainedCommits)
+            IssueCommit();
+        else
+            WakeCommitter();
+    }
+
+    /// <summary>Completes every waiter the log's committed address now covers, each continuation inline.</summary>
+    private void ReleaseCommitted()
+    {
+        long committed = Log.CommittedUntilAddress;
+        CommitWaiter[] released;
+        int count = 0;
+        lock (_waiters)
+        {
+            if (_waiters.Count == 0)
+                return;
+            released = ArrayPool<CommitWaiter>.Shared.Rent(_waiters.Count);
+            for (int i = _waiters.Count - 1; i >= 0; i--)
+            {
+                if (_waiters[i].Address < committed)
+                {
+                    released[count++] = _waiters[i];
+                    _waiters[i] = _waiters[^1];
+                    _waiters.RemoveAt(_waiters.Count - 1);
+                }
+            }
+        }
+        // Outside the lock: a continuation may append and wait again.
+        for (int i = 0; i < count; i++)
+            released[i].Complete(null);
+        ArrayPool<CommitWaiter>.Shared.Return(released, clearArray: true);
+    }
+
+    /// <summary>No commit will come any more: what is committed completes, everything else fails with <paramref name="reason"/>.</summary>
+    private void CloseWaiters(Exception reason)
+    {
+        long committed = Log.CommittedUntilAddress;
+        CommitWaiter[] waiting;
+        lock (_waiters)
+        {
+            _waitersClosed ??= reason;
+            waiting = [.. _waiters];
+            _waiters.Clear();
+        }
+        foreach (var waiter in waiting)
+            waiter.Complete(waiter.Address < committed ? null : _waitersClosed);
+    }
+
+    /// <summary>A pooled wait for one address: no allocation per message.</summary>
+    private sealed class CommitWaiter(SpoolLog log) : IValueTaskSource
+    {
+        private ManualResetValueTaskSourceCore<bool> _core; // continuations run inline: see the class remarks
+
+        public long Address { get; set; }
+
+        public ValueTask Task => new(this, _core.Version);
+
+        public void Complete(Exception? error)
+        {
+            if (error is null)
+                _core.SetResult(true);
+            else
+                _core.SetException(error);
+        }
+
+        public void GetResult(short token)
+        {
+            try
+            {
+                _core.GetResult(token);
+            }
+            finally
+            {
+                _core.Reset();
+                lock (log._waiters)
+                    log._spareWaiters.Push(this);
+            }
+        }
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+            => _core.OnCompleted(continuation, state, token, flags);
+    }
+
+    /// <summary>
+    /// A data write or a commit record failed (device or commit manager), or FASTER refused to commit: no commit will
+    /// complete any more, so the log fails and its waiters fail instead of waiting forever.
+    /// </summary>
+    private void OnStorageFailure(Exception ex)
+    {
+        Fail(ex);
+        // On the pool: this may run inside the device's or the commit manager's locks, and waiters continue inline.
+        ThreadPool.UnsafeQueueUserWorkItem(static state =>
+        {
+            var (log, error) = state;
+            log.CloseWaiters(new IOException($"The {log.Name} log's commit failed: {error.Message}", error));
+        }, (this, ex), preferLocal: false);
     }
 
     /// <summary>
@@ -195,8 +406,13 @@ internal sealed class SpoolLog : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _stopping = true;
-        _signal.Release();
-        await _committer.ConfigureAwait(false);
+        WakeCommitter();
+        _committer.Join(); // it issues nothing more; a commit it issued may still be in flight
+        // Until the commit in flight has completed (OnCommitted does not chain once stopping) or failed. Bounded, so
+        // that a commit that never completes cannot hang shutdown.
+        long giveUpAt = Environment.TickCount64 + 10_000;
+        while (_inFlight && Failure is null && Environment.TickCount64 < giveUpAt)
+            await Task.Delay(1).ConfigureAwait(false);
         try
         {
             // Lets anyone still waiting finish; everything appended is either a durable message or dead space.
@@ -207,9 +423,9 @@ internal sealed class SpoolLog : IAsyncDisposable
         {
             SpoolLogMessages.CommitFailed(_logger, ex, Name);
         }
+        CloseWaiters(new ObjectDisposedException(nameof(SpoolLog), $"The {Name} log was closed before the entry was committed."));
         Log.Dispose();
         _device.Dispose();
         _commits.Dispose();
-        _signal.Dispose();
     }
 }
