@@ -27,7 +27,9 @@ internal sealed class SpoolDevice : StorageDeviceBase
     private readonly long _zeroAhead;
     private readonly Dictionary<int, SafeFileHandle> _segments = [];
     private readonly Queue<PendingWrite> _writes = new(); // also the monitor the writer thread waits on
-    private readonly Lock _io = new(); // serialises data writes and zero-fill, and guards the tail fields below
+    // Serialises data writes and zero-fill, and guards the tail fields below. The writer thread takes it inside
+    // _writes; nothing takes _writes inside it.
+    private readonly Lock _io = new();
     private readonly Thread _writer;
     private bool _stopping;
     private bool _disposed; // guarded by _segments
@@ -175,7 +177,10 @@ internal sealed class SpoolDevice : StorageDeviceBase
             if (write.Callback is null)
             {
                 lock (_io)
-                    ZeroFillOneChunk();
+                {
+                    if (ZeroFillDue()) // again: an inline write may have moved the tail since
+                        ZeroFillOneChunk();
+                }
                 continue;
             }
             Exception? error;
