@@ -126,7 +126,8 @@ public sealed class SpoolDeviceTests : IDisposable
     public async Task An_inline_write_completes_on_the_calling_thread_and_mixes_with_queued_writes_and_zero_fill()
     {
         using var device = Open(zeroAhead: 64 * 1024, segmentSize: 1 << 20);
-        await WriteAsync(device, 0, 0, Pattern(4096, 0xA1)); // queued: starts the zero-fill
+        await WriteAsync(device, 0, 0, Pattern(4096, 0xA1)); // queued: the writer zero-fills 64 KiB past it
+        await WaitForLengthAsync(Segment(0), 4096 + 64 * 1024);
 
         Task<(uint Error, uint Bytes)> inline;
         int callerThread = Environment.CurrentManagedThreadId, callbackThread = -1;
@@ -143,9 +144,10 @@ public sealed class SpoolDeviceTests : IDisposable
         Assert.True(inline.IsCompleted); // the O_SYNC write and its callback ran before WriteAsync returned
         Assert.Equal(callerThread, callbackThread);
         Assert.Equal((0u, 40u * 1024), await inline);
-        await WriteAsync(device, 0, 44 * 1024, Pattern(4096, 0xC3)); // queued again, after the inline one
-        // Zero-fill followed the inline write too, and touched none of the data.
-        await WaitForLengthAsync(Segment(0), 48 * 1024 + 64 * 1024);
+        // Less than half the distance was left after it, so the writer thread zero-fills 64 KiB past it again.
+        await WaitForLengthAsync(Segment(0), 44 * 1024 + 64 * 1024);
+        await WriteAsync(device, 0, 44 * 1024, Pattern(4096, 0xC3)); // queued again, over those zeros
+        await WaitForLengthAsync(Segment(0), 44 * 1024 + 64 * 1024); // more than half is left: no fill
         var file = File.ReadAllBytes(Segment(0));
         Assert.Equal(Pattern(4096, 0xA1), file[..4096]);
         Assert.Equal(Pattern(40 * 1024, 0xB2), file[4096..(44 * 1024)]);
