@@ -41,10 +41,11 @@ public sealed class SpoolDeviceTests : IDisposable
         return done.Task;
     }
 
-    private static Task<(uint Error, byte[] Data)> ReadAsync(SpoolDevice device, int segment, long offset, int length)
+    private static Task<(uint Error, byte[] Data)> ReadAsync(SpoolDevice device, int segment, long offset, int length, byte fill = 0)
     {
         var done = new TaskCompletionSource<(uint, byte[])>(TaskCreationOptions.RunContinuationsAsynchronously);
         var destination = Marshal.AllocHGlobal(length);
+        Marshal.Copy(Pattern(length, fill), 0, destination, length);
         device.ReadAsync(segment, (ulong)offset, destination, (uint)length, (error, bytes, _) =>
         {
             var data = new byte[bytes];
@@ -63,16 +64,29 @@ public sealed class SpoolDeviceTests : IDisposable
     }
 
     [Fact]
-    public async Task Written_data_reads_back_and_a_read_past_the_end_is_short()
+    public async Task Written_data_reads_back_and_past_the_end_reads_as_zeros()
     {
         using var device = Open(zeroAhead: 0, segmentSize: 1 << 20);
         Assert.Equal((0u, 4096u), await WriteAsync(device, 0, 0, Pattern(4096, 0xA1)));
 
-        var (error, data) = await ReadAsync(device, 0, 0, 8192);
+        // The destination holds something else first, as a reused FASTER frame would.
+        var (error, data) = await ReadAsync(device, 0, 0, 8192, fill: 0xEE);
 
         Assert.Equal(0u, error);
-        Assert.Equal(Pattern(4096, 0xA1), data);
+        Assert.Equal([.. Pattern(4096, 0xA1), .. Pattern(4096, 0)], data);
         await WaitForLengthAsync(Segment(0), 4096); // zero-fill off: the file is exactly what was written
+    }
+
+    [Fact]
+    public async Task A_segment_that_does_not_exist_reads_as_zeros_and_is_not_created()
+    {
+        using var device = Open(zeroAhead: 0, segmentSize: 1 << 20);
+
+        var (error, data) = await ReadAsync(device, 3, 512, 1024, fill: 0xEE);
+
+        Assert.Equal(0u, error);
+        Assert.Equal(Pattern(1024, 0), data);
+        Assert.False(File.Exists(Segment(3)));
     }
 
     [Fact]

@@ -15,6 +15,10 @@ namespace RelayAppliance.Spool.Storage;
 /// beginAddress i64, untilAddress i64, metadataLength i32, crc32c u32 (over everything before it and the
 /// metadata), metadata bytes. highWater is the largest committed address ever written to this file: the open
 /// guard refuses a log that recovered below it.
+/// With a metadata interval (the spool's logs run in FASTER's fast-commit mode, where each commit record is written
+/// into the log with the data), a slot is written only for the log's first commit, when FASTER forces it (the begin
+/// address moved: segments are about to be deleted) and when the interval has passed since the last one; recovery
+/// scans forward from the slot's address for the newer commit records (SpoolLog).
 /// </remarks>
 internal sealed class SlotCommitManager : ILogCommitManager
 {
@@ -28,13 +32,16 @@ internal sealed class SlotCommitManager : ILogCommitManager
     private readonly Lock _gate = new();
     private readonly Slot?[] _slots = new Slot?[2];
     private readonly byte[] _buffer = new byte[SlotSize];
+    private readonly long _intervalMs;
+    private long _lastWriteAt;
     private int _newest = -1;
 
     private sealed record Slot(long CommitNum, long HighWater, long BeginAddress, long UntilAddress, byte[] Metadata);
 
-    private SlotCommitManager(SafeFileHandle handle)
+    private SlotCommitManager(SafeFileHandle handle, TimeSpan metadataInterval)
     {
         _handle = handle;
+        _intervalMs = (long)metadataInterval.TotalMilliseconds;
     }
 
     public string Path { get; private init; } = string.Empty;
@@ -65,13 +72,17 @@ internal sealed class SlotCommitManager : ILogCommitManager
 
     internal int NewestSlotIndex => _newest;
 
-    public static SlotCommitManager Open(string path)
+    /// <summary>Slots written since open; tests use it.</summary>
+    internal int SlotWrites { get; private set; }
+
+    /// <param name="metadataInterval">Zero: every commit is written. Otherwise see the class remarks.</param>
+    public static SlotCommitManager Open(string path, TimeSpan metadataInterval = default)
     {
         bool created = !File.Exists(path);
         var handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
         try
         {
-            var manager = new SlotCommitManager(handle) { Path = path, Created = created };
+            var manager = new SlotCommitManager(handle, metadataInterval) { Path = path, Created = created };
             if (created)
             {
                 // Two empty slots, made durable once; afterwards the file never changes size or name.
@@ -130,6 +141,11 @@ internal sealed class SlotCommitManager : ILogCommitManager
             throw new InvalidOperationException($"Commit metadata of {commitMetadata.Length} bytes does not fit a slot (named iterators or cookies are not supported).");
         lock (_gate)
         {
+            // An injected failure applies to every commit, written or not, so tests need not wait for the interval.
+            bool due = forceWriteMetadata || _newest < 0 || FailCommitsWith is not null
+                || Environment.TickCount64 - _lastWriteAt >= _intervalMs;
+            if (!due)
+                return;
             // Overwrite the slot that does NOT hold the newest good commit: that one is our fallback.
             int target = _newest == 0 ? 1 : 0;
             long highWater = Math.Max(HighWater, untilAddress);
@@ -160,6 +176,8 @@ internal sealed class SlotCommitManager : ILogCommitManager
 
             _slots[target] = new Slot(commitNum, highWater, beginAddress, untilAddress, commitMetadata);
             _newest = target;
+            _lastWriteAt = Environment.TickCount64;
+            SlotWrites++;
         }
     }
 

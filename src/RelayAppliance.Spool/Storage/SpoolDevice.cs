@@ -134,30 +134,38 @@ internal sealed class SpoolDevice : StorageDeviceBase
         ThreadPool.UnsafeQueueUserWorkItem(new PendingRead(this, segmentId, (long)sourceAddress, destinationAddress, readLength, callback, context), preferLocal: false);
     }
 
+    /// <summary>
+    /// Reads what the segment holds and zeros past its end, as a preallocated file would: recovery's scan for commit
+    /// records must see the end of the log as zeros, never as whatever an earlier read left in FASTER's buffer. A
+    /// segment that does not exist reads as zeros and is not created.
+    /// </summary>
     private sealed class PendingRead(SpoolDevice device, int segment, long offset, IntPtr destination, uint length,
         DeviceIOCompletionCallback callback, object context) : IThreadPoolWorkItem
     {
         public unsafe void Execute()
         {
-            uint error = 0, read = 0;
+            uint error = 0;
+            var buffer = new Span<byte>((void*)destination, (int)length);
             try
             {
-                var handle = device.Segment(segment);
-                var buffer = new Span<byte>((void*)destination, (int)length);
-                while (read < length)
+                int read = 0;
+                if (device.SegmentForRead(segment) is { } handle)
                 {
-                    int n = RandomAccess.Read(handle, buffer[(int)read..], offset + read);
-                    if (n == 0)
-                        break; // end of file: FASTER gets the short count
-                    read += (uint)n;
+                    while (read < buffer.Length)
+                    {
+                        int n = RandomAccess.Read(handle, buffer[read..], offset + read);
+                        if (n == 0)
+                            break;
+                        read += n;
+                    }
                 }
+                buffer[read..].Clear();
             }
             catch (Exception)
             {
                 error = uint.MaxValue;
-                read = 0;
             }
-            callback(error, read, context);
+            callback(error, error == 0 ? length : 0, context);
         }
     }
 
@@ -272,6 +280,18 @@ internal sealed class SpoolDevice : StorageDeviceBase
             // Only an optimisation (e.g. the disk is full): data writes report their own errors. Stop for this segment.
             _tail = null;
             _zeroFilling = false;
+        }
+    }
+
+    /// <summary>The segment's handle for a read, or null when its file does not exist (nothing is created).</summary>
+    private SafeFileHandle? SegmentForRead(int segment)
+    {
+        lock (_segments)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (!_segments.ContainsKey(segment) && !File.Exists(GetSegmentFilename(FileName, segment)))
+                return null;
+            return Segment(segment); // the same (reentrant) lock: nothing removes the file in between
         }
     }
 

@@ -11,9 +11,14 @@ namespace RelayAppliance.Spool.Storage;
 /// <see cref="WaitForCommitAsync"/>.
 /// </summary>
 /// <remarks>
+/// The log runs in FASTER's fast-commit mode: a commit appends a commit record to the log, so one synchronous write
+/// carries both the data and the commit, where writing the record to the commit file after the data took a second
+/// one (perf/RESULTS.md, item 17). The commit file is written about once a second (<see cref="MetadataInterval"/>);
+/// recovery scans forward from it, which is safe because every open cuts the log at its recovered tail
+/// (<see cref="CutBeyond"/>).
 /// At most one commit is in flight. When none is, a signal wakes the committer thread, which issues one; the data
-/// write runs on that thread (<see cref="SpoolDevice.WriteInline"/>), FASTER writes the commit record on its commit
-/// worker, and there the completion callback releases the waiters the commit covers, running their continuations
+/// write runs on that thread (<see cref="SpoolDevice.WriteInline"/>), FASTER's commit worker runs the completion
+/// callback once it is durable, and that releases the waiters the commit covers, running their continuations
 /// inline (a session writes its 250 and waits for the socket again), and, if more was signalled meanwhile, issues the
 /// next commit right there. Under steady load commits thus follow each other on one thread, where before every commit
 /// passed through five (committer task, device writer, FASTER's commit task, one pool wake-up per waiter): 7.0–7.5 →
@@ -30,6 +35,9 @@ internal sealed class SpoolLog : IAsyncDisposable
     // Commits issued back to back from the commit callback before the committer thread takes over: that callback runs
     // on a pool thread, which should not be kept busy forever.
     private const int MaxChainedCommits = 16;
+    // How often a commit also writes its commit slot (fast-commit mode; SlotCommitManager): bounds recovery's
+    // forward scan to about this much appended data, for one extra write per interval.
+    private static readonly TimeSpan MetadataInterval = TimeSpan.FromSeconds(1);
 
     private readonly SpoolDevice _device;
     private readonly SlotCommitManager _commits;
@@ -92,7 +100,7 @@ internal sealed class SpoolLog : IAsyncDisposable
         if (!File.Exists(commitPath) && segmentsHoldData)
             throw new SpoolRecoveryException($"The {name} log in '{directory}' has segment files with data but no commit file '{CommitFileName}'; refusing to start on what would be an empty log. Restore the file or move the spool aside.");
 
-        var commits = SlotCommitManager.Open(commitPath);
+        var commits = SlotCommitManager.Open(commitPath, MetadataInterval);
         SpoolDevice? device = null;
         FasterLog? log = null;
         try
@@ -100,28 +108,19 @@ internal sealed class SpoolLog : IAsyncDisposable
             if (!commits.HasValidCommit && segmentsHoldData)
                 throw new SpoolRecoveryException($"The {name} log in '{directory}' has segment files with data but neither commit slot in '{CommitFileName}' is readable; refusing to start on what would be an empty log.");
 
-            device = new SpoolDevice(Path.Combine(directory, SegmentBaseName), zeroAhead);
-            var settings = new FasterLogSettings
+            (device, log) = Recover(name, directory, pageBits, memoryBits, segmentBits, zeroAhead, commits, loggerFactory);
+            long tail = log.TailAddress;
+            if (CutBeyond(directory, tail, segmentBits))
             {
-                LogDevice = device,
-                PageSizeBits = pageBits,
-                MemorySizeBits = memoryBits,
-                SegmentSizeBits = segmentBits,
-                LogCommitManager = commits,
-                LogChecksum = LogChecksumType.PerEntry,
-                FastCommitMode = false,
-                // The default swallows recovery errors and can come back empty: we recover explicitly below.
-                TryRecoverLatest = false,
-                AutoCommit = false,
-            };
-            log = new FasterLog(settings, loggerFactory.CreateLogger("FASTER." + name));
-            try
-            {
-                log.Recover();
-            }
-            catch (Exception ex)
-            {
-                throw new SpoolRecoveryException($"Recovering the {name} log in '{directory}' failed: {ex.Message}", ex);
+                // FASTER has read the tail page into memory, an earlier run's bytes past the tail included, and would
+                // write them back with the tail's sector: recover again from the cut files.
+                log.Dispose();
+                log = null;
+                device.Dispose();
+                device = null;
+                (device, log) = Recover(name, directory, pageBits, memoryBits, segmentBits, zeroAhead, commits, loggerFactory);
+                if (log.TailAddress != tail)
+                    throw new SpoolRecoveryException($"The {name} log in '{directory}' recovered to address {log.TailAddress} after cutting it at {tail}; refusing to start.");
             }
 
             if (log.CommittedUntilAddress < commits.OpenedHighWater)
@@ -138,6 +137,67 @@ internal sealed class SpoolLog : IAsyncDisposable
             commits.Dispose();
             throw;
         }
+    }
+
+    private static (SpoolDevice Device, FasterLog Log) Recover(string name, string directory, int pageBits, int memoryBits, int segmentBits,
+        long zeroAhead, SlotCommitManager commits, ILoggerFactory loggerFactory)
+    {
+        var device = new SpoolDevice(Path.Combine(directory, SegmentBaseName), zeroAhead);
+        FasterLog? log = null;
+        try
+        {
+            var settings = new FasterLogSettings
+            {
+                LogDevice = device,
+                PageSizeBits = pageBits,
+                MemorySizeBits = memoryBits,
+                SegmentSizeBits = segmentBits,
+                LogCommitManager = commits,
+                LogChecksum = LogChecksumType.PerEntry,
+                FastCommitMode = true,
+                // The default swallows recovery errors and can come back empty: we recover explicitly below.
+                TryRecoverLatest = false,
+                AutoCommit = false,
+            };
+            log = new FasterLog(settings, loggerFactory.CreateLogger("FASTER." + name));
+            log.Recover();
+            return (device, log);
+        }
+        catch (Exception ex)
+        {
+            log?.Dispose();
+            device.Dispose();
+            throw new SpoolRecoveryException($"Recovering the {name} log in '{directory}' failed: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>
+    /// Cuts every segment file at the recovered tail (later ones to nothing), durably; true if anything was cut.
+    /// Recovery scans forward from the newest commit slot and adopts every readable commit record it meets. Bytes an
+    /// earlier run left past the tail (flushed but never committed, or a torn write's surviving sectors) would, once
+    /// this run's records end exactly where one of theirs begins, continue that chain after a crash: a message never
+    /// acknowledged, or another run's record, would come back as committed. Past the cut, reads return zeros, which
+    /// end the scan.
+    /// </summary>
+    private static bool CutBeyond(string directory, long tail, int segmentBits)
+    {
+        bool cut = false;
+        var prefix = SegmentBaseName + ".";
+        foreach (var file in new DirectoryInfo(directory).EnumerateFiles(prefix + "*"))
+        {
+            if (!long.TryParse(file.Name.AsSpan(prefix.Length), out long segment) || segment < 0)
+                continue;
+            long keep = Math.Max(0, tail - (segment << segmentBits));
+            if (file.Length <= keep)
+                continue;
+            // Later segments become empty rather than deleted: a file's new length is durable with its own fsync,
+            // a deletion only with the directory's.
+            using var handle = File.OpenHandle(file.FullName, FileMode.Open, FileAccess.ReadWrite);
+            RandomAccess.SetLength(handle, keep);
+            RandomAccess.FlushToDisk(handle);
+            cut = true;
+        }
+        return cut;
     }
 
     private static bool SegmentsHoldData(string directory)
@@ -180,8 +240,8 @@ internal sealed class SpoolLog : IAsyncDisposable
 
     /// <summary>
     /// Waits until the entry at <paramref name="address"/> is covered by a completed commit; the caller has called
-    /// <see cref="Signal"/> after appending it. CommittedUntilAddress only moves after the commit record is written
-    /// (non-fast mode), so the address alone proves durability. The continuation may run on the committing thread.
+    /// <see cref="Signal"/> after appending it. CommittedUntilAddress only moves once the write holding the commit
+    /// record has returned (O_SYNC), so the address alone proves durability. The continuation may run on the committing thread.
     /// </summary>
     public ValueTask WaitForCommitAsync(long address)
     {

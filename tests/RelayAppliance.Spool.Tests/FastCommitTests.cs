@@ -1,0 +1,148 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using RelayAppliance.Spool.Storage;
+
+namespace RelayAppliance.Spool.Tests;
+
+/// <summary>
+/// A spool log in FASTER's fast-commit mode: commits newer than the commit slot are found by recovery's forward scan,
+/// and a start cuts the log at its recovered tail, so that an earlier run's leftovers can never join a later run's
+/// commit chain.
+/// </summary>
+public sealed class FastCommitTests : IDisposable
+{
+    private const int SegmentBits = 20;
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "relay-fastcommit-tests", Guid.NewGuid().ToString("n"));
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private SpoolLog Open() => SpoolLog.Open("journal", _directory, pageBits: 16, memoryBits: 18, SegmentBits, zeroAhead: 64 * 1024,
+        NullLoggerFactory.Instance, static (_, ex) => throw new InvalidOperationException("unexpected log failure", ex));
+
+    private static byte[] Entry(int length, byte value) => Enumerable.Repeat(value, length).ToArray();
+
+    private static async Task<long> AppendAsync(SpoolLog log, byte[] entry) => await log.EnqueueAsync(entry, CancellationToken.None);
+
+    private static async Task CommitAsync(SpoolLog log, long address)
+    {
+        log.Signal();
+        await log.WaitForCommitAsync(address).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    private static List<byte[]> Entries(SpoolLog log)
+    {
+        var entries = new List<byte[]>();
+        using var iterator = log.Log.Scan(log.BeginAddress, log.CommittedUntilAddress);
+        while (iterator.GetNext(out byte[] entry, out int length, out _))
+            entries.Add(entry[..length]);
+        return entries;
+    }
+
+    [Fact]
+    public async Task Commits_after_the_last_commit_slot_are_recovered_by_the_forward_scan()
+    {
+        await using (var log = Open())
+        {
+            for (byte i = 1; i <= 5; i++)
+                await CommitAsync(log, await AppendAsync(log, Entry(200, i)));
+            // Only the first commit wrote the slot (the next is due in a second): the other four live only in the log.
+            Assert.Equal(1, log.Commits.SlotWrites);
+            log.AbandonUncommittedOnDispose();
+        }
+        await using (var log = Open())
+        {
+            Assert.Equal(Enumerable.Range(1, 5).Select(i => Entry(200, (byte)i)), Entries(log));
+            Assert.Equal(log.CommittedUntilAddress, log.TailAddress);
+        }
+    }
+
+    [Fact]
+    public async Task An_earlier_runs_records_past_the_recovered_tail_never_come_back()
+    {
+        // Run 1: A, A' (measures a record's and a commit record's size), then B1, B2, D in one commit. B1 is then torn
+        // on disk, as a power loss during that write could leave it: recovery stops before it, but B2, D and their
+        // commit record survive past the recovered tail.
+        long recordSize, commitSize, t1, d;
+        await using (var log = Open())
+        {
+            long a = await AppendAsync(log, Entry(96, 0xA1));
+            long a2 = await AppendAsync(log, Entry(96, 0xA2));
+            await CommitAsync(log, a2);
+            recordSize = a2 - a;
+            t1 = log.CommittedUntilAddress;
+            commitSize = t1 - a2 - recordSize;
+            Assert.Equal(t1, await AppendAsync(log, Entry(96, 0xB1)));
+            // D starts on a sector boundary: run 2's last write then ends there instead of zeroing D's first bytes.
+            long b2 = t1 + recordSize, header = recordSize - 96;
+            await AppendAsync(log, Entry((int)((b2 + header + 600 + 511) / 512 * 512 - b2 - header), 0xB2));
+            d = await AppendAsync(log, Entry(96, 0xD0));
+            Assert.Equal(0, d % 512);
+            await CommitAsync(log, d);
+        }
+        using (var segment = new FileStream(Path.Combine(_directory, "log.0"), FileMode.Open, FileAccess.ReadWrite))
+        {
+            segment.Position = t1 + recordSize / 2; // inside B1's payload: its checksum no longer matches
+            segment.Write(Entry(8, 0x5A));
+        }
+
+        // Run 2 recovers A, A' and appends C sized so that C and its commit record end exactly where D begins.
+        await using (var log = Open())
+        {
+            Assert.Equal(t1, log.TailAddress);
+            int header = (int)recordSize - 96;
+            await CommitAsync(log, await AppendAsync(log, Entry((int)(d - t1 - commitSize) - header, 0xC0)));
+            Assert.Equal(d, log.CommittedUntilAddress); // the layout this test is about
+        }
+
+        // Run 3: had D and run 1's last commit record still been on disk, the forward scan would have adopted them.
+        await using (var log = Open())
+        {
+            var entries = Entries(log);
+            Assert.Equal([0xA1, 0xA2, 0xC0], entries.Select(e => e[0]));
+            Assert.Equal(d, log.TailAddress);
+        }
+    }
+
+    [Fact]
+    public async Task A_start_cuts_the_segments_at_the_recovered_tail()
+    {
+        long tail;
+        await using (var log = Open())
+        {
+            await CommitAsync(log, await AppendAsync(log, Entry(500, 1)));
+            tail = log.TailAddress;
+        }
+        // Leftovers past the tail in the tail segment and a later segment, as an earlier run's uncommitted flushes.
+        await File.WriteAllBytesAsync(Path.Combine(_directory, "log.1"), Entry(4096, 0x77));
+        using (var segment = new FileStream(Path.Combine(_directory, "log.0"), FileMode.Open, FileAccess.ReadWrite))
+        {
+            segment.Position = tail;
+            segment.Write(Entry(8192, 0x77));
+        }
+
+        await using (var log = Open())
+        {
+            Assert.Equal(tail, log.TailAddress);
+            Assert.Equal(tail, new FileInfo(Path.Combine(_directory, "log.0")).Length);
+            Assert.Equal(0, new FileInfo(Path.Combine(_directory, "log.1")).Length);
+            // And the log goes on from there.
+            await CommitAsync(log, await AppendAsync(log, Entry(500, 2)));
+        }
+        await using (var log = Open())
+            Assert.Equal([Entry(500, 1), Entry(500, 2)], Entries(log));
+    }
+
+    [Fact]
+    public void The_slot_manager_writes_the_first_forced_and_interval_commits_only()
+    {
+        var file = Path.Combine(_directory, "slots");
+        Directory.CreateDirectory(_directory);
+        using var manager = SlotCommitManager.Open(file, TimeSpan.FromHours(1));
+        manager.Commit(64, 100, [1], 1, forceWriteMetadata: false);
+        manager.Commit(64, 200, [2], 2, forceWriteMetadata: false);
+        Assert.Equal(1, manager.SlotWrites);
+        Assert.Equal([1], manager.ListCommits());
+        manager.Commit(128, 300, [3], 3, forceWriteMetadata: true); // the begin address moved
+        Assert.Equal(2, manager.SlotWrites);
+        Assert.Equal([3, 1], manager.ListCommits());
+    }
+}
