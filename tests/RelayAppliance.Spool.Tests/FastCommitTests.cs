@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Microsoft.Extensions.Logging.Abstractions;
 using RelayAppliance.Spool.Storage;
 
@@ -132,6 +133,26 @@ public sealed class FastCommitTests : IDisposable
     }
 
     [Fact]
+    public async Task A_clean_restart_keeps_the_zero_filled_space_past_the_tail()
+    {
+        var segment = Path.Combine(_directory, "log.0");
+        long tail;
+        await using (var log = Open())
+        {
+            await CommitAsync(log, await AppendAsync(log, Entry(500, 1)));
+            tail = log.TailAddress;
+            await SpoolTestExtensions.WaitUntilAsync(() => new FileInfo(segment).Length >= tail + 32 * 1024, "zero-fill ahead of the tail");
+        }
+        long length = new FileInfo(segment).Length;
+
+        await using (var log = Open())
+        {
+            Assert.Equal(tail, log.TailAddress);
+            Assert.Equal(length, new FileInfo(segment).Length); // only zeros followed the tail: nothing to cut
+        }
+    }
+
+    [Fact]
     public void The_slot_manager_writes_the_first_forced_and_interval_commits_only()
     {
         var file = Path.Combine(_directory, "slots");
@@ -144,5 +165,46 @@ public sealed class FastCommitTests : IDisposable
         manager.Commit(128, 300, [3], 3, forceWriteMetadata: true); // the begin address moved
         Assert.Equal(2, manager.SlotWrites);
         Assert.Equal([3, 1], manager.ListCommits());
+    }
+
+    /// <summary>Rewrites slot 0 of <paramref name="file"/> with another layout version and a matching checksum.</summary>
+    private static void SetSlotVersion(string file, ushort version)
+    {
+        var bytes = File.ReadAllBytes(file);
+        BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(4), version);
+        int length = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(40));
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(44), SlotCommitManager.Checksum(bytes.AsSpan(0, 44), bytes.AsSpan(48, length)));
+        File.WriteAllBytes(file, bytes);
+    }
+
+    [Fact]
+    public void A_slot_of_the_version_before_fast_commit_is_read_and_the_next_is_written_as_version_2()
+    {
+        var file = Path.Combine(_directory, "slots");
+        Directory.CreateDirectory(_directory);
+        using (var manager = SlotCommitManager.Open(file))
+            manager.Commit(64, 100, [1, 2], 7, forceWriteMetadata: false);
+        SetSlotVersion(file, 1);
+
+        using (var manager = SlotCommitManager.Open(file))
+        {
+            Assert.Equal([7], manager.ListCommits());
+            Assert.Equal([1, 2], manager.GetCommitMetadata(7));
+            manager.Commit(64, 200, [3], 8, forceWriteMetadata: false); // goes to slot 1
+        }
+        Assert.Equal(2, BinaryPrimitives.ReadUInt16LittleEndian(File.ReadAllBytes(file).AsSpan(SlotCommitManager.SlotSize + 4)));
+    }
+
+    [Fact]
+    public void A_slot_of_an_unknown_newer_version_is_not_read()
+    {
+        var file = Path.Combine(_directory, "slots");
+        Directory.CreateDirectory(_directory);
+        using (var manager = SlotCommitManager.Open(file))
+            manager.Commit(64, 100, [1], 1, forceWriteMetadata: false);
+        SetSlotVersion(file, 3);
+
+        using var reopened = SlotCommitManager.Open(file);
+        Assert.False(reopened.HasValidCommit);
     }
 }

@@ -24,7 +24,11 @@ internal sealed class SlotCommitManager : ILogCommitManager
 {
     public const int SlotSize = 4096;
     private const uint Magic = 0x43534152; // "RASC"
-    private const ushort Version = 1;
+    // 2: the log commits in fast-commit mode, so a slot may lag its log's newest commits. Relayd versions before that
+    // read only version 1 and so refuse this file (no readable slot while segments hold data) instead of recovering
+    // from a lagging slot and losing the commits after it. Version 1 slots (an upgrade) are read.
+    private const ushort Version = 2;
+    private const ushort FirstVersion = 1;
     private const int HeaderSize = 48;
     private const int CrcOffset = 44;
 
@@ -120,7 +124,8 @@ internal sealed class SlotCommitManager : ILogCommitManager
         if (read < HeaderSize)
             return null;
         var span = buffer.AsSpan(0, read);
-        if (BinaryPrimitives.ReadUInt32LittleEndian(span) != Magic || BinaryPrimitives.ReadUInt16LittleEndian(span[4..]) != Version)
+        ushort version = BinaryPrimitives.ReadUInt16LittleEndian(span[4..]);
+        if (BinaryPrimitives.ReadUInt32LittleEndian(span) != Magic || version < FirstVersion || version > Version)
             return null;
         int length = BinaryPrimitives.ReadInt32LittleEndian(span[40..]);
         if (length < 0 || length > read - HeaderSize)
@@ -241,7 +246,7 @@ internal sealed class SlotCommitManager : ILogCommitManager
 
     public void Dispose() => _handle.Dispose();
 
-    private static uint Checksum(ReadOnlySpan<byte> header, ReadOnlySpan<byte> metadata)
+    internal static uint Checksum(ReadOnlySpan<byte> header, ReadOnlySpan<byte> metadata)
     {
         uint crc = Crc32C(uint.MaxValue, header);
         return ~Crc32C(crc, metadata);

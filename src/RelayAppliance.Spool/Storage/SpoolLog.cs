@@ -15,7 +15,7 @@ namespace RelayAppliance.Spool.Storage;
 /// carries both the data and the commit, where writing the record to the commit file after the data took a second
 /// one (perf/RESULTS.md, item 17). The commit file is written about once a second (<see cref="MetadataInterval"/>);
 /// recovery scans forward from it, which is safe because every open cuts the log at its recovered tail
-/// (<see cref="CutBeyond"/>).
+/// (<see cref="HoldsBytesBeyond"/>).
 /// At most one commit is in flight. When none is, a signal wakes the committer thread, which issues one; the data
 /// write runs on that thread (<see cref="SpoolDevice.WriteInline"/>), FASTER's commit worker runs the completion
 /// callback once it is durable, and that releases the waiters the commit covers, running their continuations
@@ -110,14 +110,15 @@ internal sealed class SpoolLog : IAsyncDisposable
 
             (device, log) = Recover(name, directory, pageBits, memoryBits, segmentBits, zeroAhead, commits, loggerFactory);
             long tail = log.TailAddress;
-            if (CutBeyond(directory, tail, segmentBits))
+            if (HoldsBytesBeyond(directory, tail, segmentBits))
             {
-                // FASTER has read the tail page into memory, an earlier run's bytes past the tail included, and would
-                // write them back with the tail's sector: recover again from the cut files.
+                // FASTER has read the tail's sector into memory, an earlier run's bytes past the tail included, and
+                // would write them back with its next flush: cut, then recover again from the cut files.
                 log.Dispose();
                 log = null;
                 device.Dispose();
                 device = null;
+                Cut(directory, tail, segmentBits);
                 (device, log) = Recover(name, directory, pageBits, memoryBits, segmentBits, zeroAhead, commits, loggerFactory);
                 if (log.TailAddress != tail)
                     throw new SpoolRecoveryException($"The {name} log in '{directory}' recovered to address {log.TailAddress} after cutting it at {tail}; refusing to start.");
@@ -172,32 +173,58 @@ internal sealed class SpoolLog : IAsyncDisposable
     }
 
     /// <summary>
-    /// Cuts every segment file at the recovered tail (later ones to nothing), durably; true if anything was cut.
-    /// Recovery scans forward from the newest commit slot and adopts every readable commit record it meets. Bytes an
-    /// earlier run left past the tail (flushed but never committed, or a torn write's surviving sectors) would, once
-    /// this run's records end exactly where one of theirs begins, continue that chain after a crash: a message never
-    /// acknowledged, or another run's record, would come back as committed. Past the cut, reads return zeros, which
-    /// end the scan.
+    /// True if a segment file holds anything but zeros past the recovered tail. Recovery scans forward from the newest
+    /// commit slot and adopts every readable commit record it meets. Bytes an earlier run left past the tail (flushed
+    /// but never committed, or a torn write's surviving sectors) would, once this run's records end exactly where one
+    /// of theirs begins, continue that chain after a crash: a message never acknowledged, or another run's record,
+    /// would come back as committed. After a clean stop only zeros (the zero-filled space) follow the tail.
     /// </summary>
-    private static bool CutBeyond(string directory, long tail, int segmentBits)
+    private static bool HoldsBytesBeyond(string directory, long tail, int segmentBits)
     {
-        bool cut = false;
+        var buffer = new byte[64 * 1024];
+        foreach (var (file, keep) in SegmentsFrom(directory, tail, segmentBits))
+        {
+            using var handle = File.OpenHandle(file.FullName);
+            for (long at = keep; at < file.Length;)
+            {
+                int read = RandomAccess.Read(handle, buffer, at);
+                if (read == 0)
+                    break;
+                if (buffer.AsSpan(0, read).ContainsAnyExcept((byte)0))
+                    return true;
+                at += read;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Cuts every segment file at the recovered tail (later ones to nothing), durably; past it reads return zeros.</summary>
+    private static void Cut(string directory, long tail, int segmentBits)
+    {
+        foreach (var (file, keep) in SegmentsFrom(directory, tail, segmentBits))
+        {
+            // Later segments become empty rather than deleted: a file's new length is durable with its own fsync,
+            // a deletion only with the directory's.
+            using var handle = File.OpenHandle(file.FullName, FileMode.Open, FileAccess.ReadWrite);
+            RandomAccess.SetLength(handle, keep);
+            RandomAccess.FlushToDisk(handle);
+        }
+    }
+
+    /// <summary>The segment files longer than what they hold up to <paramref name="tail"/>, with that length.</summary>
+    private static List<(FileInfo File, long Keep)> SegmentsFrom(string directory, long tail, int segmentBits)
+    {
+        var segments = new List<(FileInfo, long)>();
         var prefix = SegmentBaseName + ".";
         foreach (var file in new DirectoryInfo(directory).EnumerateFiles(prefix + "*"))
         {
             if (!long.TryParse(file.Name.AsSpan(prefix.Length), out long segment) || segment < 0)
                 continue;
             long keep = Math.Max(0, tail - (segment << segmentBits));
-            if (file.Length <= keep)
-                continue;
-            // Later segments become empty rather than deleted: a file's new length is durable with its own fsync,
-            // a deletion only with the directory's.
-            using var handle = File.OpenHandle(file.FullName, FileMode.Open, FileAccess.ReadWrite);
-            RandomAccess.SetLength(handle, keep);
-            RandomAccess.FlushToDisk(handle);
-            cut = true;
+            if (file.Length > keep)
+                segments.Add((file, keep));
         }
-        return cut;
+        return segments;
     }
 
     private static bool SegmentsHoldData(string directory)
