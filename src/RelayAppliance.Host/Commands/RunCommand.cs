@@ -70,7 +70,7 @@ internal static class RunCommand
         }
 
         // Recovery's buffers (FASTER's pinned page and scan-frame arrays, freed again) would otherwise stay committed
-        // for the life of the process: 20–55 MiB of RSS (perf/RESULTS.md, item 17).
+        // for the life of the process: 10–13 MiB of RSS (perf/RESULTS.md, item 17).
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
         await using (spool.ConfigureAwait(false))

@@ -268,7 +268,8 @@ internal sealed class SpoolLog : IAsyncDisposable
     /// <summary>
     /// Waits until the entry at <paramref name="address"/> is covered by a completed commit; the caller has called
     /// <see cref="Signal"/> after appending it. CommittedUntilAddress only moves once the write holding the commit
-    /// record has returned (O_SYNC), so the address alone proves durability. The continuation may run on the committing thread.
+    /// record has returned (O_SYNC), so the address alone proves durability. The continuation may run on the
+    /// committing thread.
     /// </summary>
     public ValueTask WaitForCommitAsync(long address)
     {
@@ -461,8 +462,8 @@ internal sealed class SpoolLog : IAsyncDisposable
     }
 
     /// <summary>
-    /// A data write or a commit record failed (device or commit manager), or FASTER refused to commit: no commit will
-    /// complete any more, so the log fails and its waiters fail instead of waiting forever.
+    /// A data write (commit records included) or a commit slot failed (device or commit manager), or FASTER refused to
+    /// commit: the log fails, and so do its waiters instead of waiting forever for a commit that cannot come.
     /// </summary>
     private void OnStorageFailure(Exception ex)
     {
