@@ -8,7 +8,8 @@ namespace RelayAppliance.Spool.Storage;
 /// <summary>
 /// FASTER commit metadata in one file with two fixed 4 KiB slots, written in place and alternately
 /// (faster-spool.md, "The two-slot commit manager"). The slot not being written always holds the previous
-/// good commit, so a torn or zeroed newest slot falls back one commit instead of to an empty log (§6.1).
+/// good commit, so a torn or zeroed newest slot falls back to that one instead of to an empty log (§6.1); in
+/// fast-commit mode recovery then finds the commits after it in the log.
 /// </summary>
 /// <remarks>
 /// Slot layout (little-endian): magic u32, version u16, reserved u16, commitNum i64, highWater i64,
