@@ -110,7 +110,8 @@ internal sealed class SpoolLog : IAsyncDisposable
 
             (device, log) = Recover(name, directory, pageBits, memoryBits, segmentBits, zeroAhead, commits, loggerFactory);
             long tail = log.TailAddress;
-            if (HoldsBytesBeyond(directory, tail, segmentBits))
+            var pastTail = SegmentsPast(directory, tail, segmentBits);
+            if (HoldsBytesBeyond(pastTail))
             {
                 // FASTER has read the tail's sector into memory, an earlier run's bytes past the tail included, and
                 // would write them back with its next flush: cut, then recover again from the cut files.
@@ -118,7 +119,7 @@ internal sealed class SpoolLog : IAsyncDisposable
                 log = null;
                 device.Dispose();
                 device = null;
-                Cut(directory, tail, segmentBits);
+                Cut(pastTail);
                 (device, log) = Recover(name, directory, pageBits, memoryBits, segmentBits, zeroAhead, commits, loggerFactory);
                 if (log.TailAddress != tail)
                     throw new SpoolRecoveryException($"The {name} log in '{directory}' recovered to address {log.TailAddress} after cutting it at {tail}; refusing to start.");
@@ -179,10 +180,10 @@ internal sealed class SpoolLog : IAsyncDisposable
     /// of theirs begins, continue that chain after a crash: a message never acknowledged, or another run's record,
     /// would come back as committed. After a clean stop only zeros (the zero-filled space) follow the tail.
     /// </summary>
-    private static bool HoldsBytesBeyond(string directory, long tail, int segmentBits)
+    private static bool HoldsBytesBeyond(List<(FileInfo File, long Keep)> pastTail)
     {
         var buffer = new byte[64 * 1024];
-        foreach (var (file, keep) in SegmentsFrom(directory, tail, segmentBits))
+        foreach (var (file, keep) in pastTail)
         {
             using var handle = File.OpenHandle(file.FullName);
             for (long at = keep; at < file.Length;)
@@ -199,9 +200,9 @@ internal sealed class SpoolLog : IAsyncDisposable
     }
 
     /// <summary>Cuts every segment file at the recovered tail (later ones to nothing), durably; past it reads return zeros.</summary>
-    private static void Cut(string directory, long tail, int segmentBits)
+    private static void Cut(List<(FileInfo File, long Keep)> pastTail)
     {
-        foreach (var (file, keep) in SegmentsFrom(directory, tail, segmentBits))
+        foreach (var (file, keep) in pastTail)
         {
             // Later segments become empty rather than deleted: a file's new length is durable with its own fsync,
             // a deletion only with the directory's.
@@ -212,7 +213,7 @@ internal sealed class SpoolLog : IAsyncDisposable
     }
 
     /// <summary>The segment files longer than what they hold up to <paramref name="tail"/>, with that length.</summary>
-    private static List<(FileInfo File, long Keep)> SegmentsFrom(string directory, long tail, int segmentBits)
+    private static List<(FileInfo File, long Keep)> SegmentsPast(string directory, long tail, int segmentBits)
     {
         var segments = new List<(FileInfo, long)>();
         var prefix = SegmentBaseName + ".";
