@@ -23,7 +23,7 @@ internal sealed record SpoolTuning
 
     /// <summary>
     /// How far past the last write the journal's segment is kept zero-filled (<see cref="Storage.SpoolDevice"/>), so
-    /// that a commit's O_SYNC write overwrites allocated blocks instead of growing the file, which would also make it
+    /// that a commit's synchronous write overwrites allocated blocks instead of growing the file, which would also make it
     /// write the file's new size and block map synchronously. Every journal byte is written twice, but the journal is
     /// small per message and every commit writes to it: 1 KiB ingest +5–15 % in most pairs, 2–11 % less CPU
     /// (perf/RESULTS.md).

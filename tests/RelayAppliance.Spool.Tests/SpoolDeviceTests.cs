@@ -63,6 +63,44 @@ public sealed class SpoolDeviceTests : IDisposable
         Assert.Equal(length, new FileInfo(path).Length);
     }
 
+    /// <summary>The open flags of this process's descriptor for <paramref name="path"/>, from /proc/self/fdinfo.</summary>
+    private static int OpenFlags(string path)
+    {
+        foreach (var fd in new DirectoryInfo("/proc/self/fd").GetFileSystemInfos())
+        {
+            if (fd.LinkTarget == path)
+            {
+                var line = File.ReadLines($"/proc/self/fdinfo/{fd.Name}").First(l => l.StartsWith("flags:"));
+                return Convert.ToInt32(line["flags:".Length..].Trim(), 8);
+            }
+        }
+        throw new InvalidOperationException($"no open descriptor for {path}");
+    }
+
+    [Fact]
+    public async Task Segments_are_written_with_O_DSYNC_not_O_SYNC()
+    {
+        const int DataSync = 0x1000, FullSync = 0x100000; // O_DSYNC, and the bit O_SYNC adds to it (Linux)
+        using var device = Open(zeroAhead: 0, segmentSize: 1 << 20);
+        Assert.Equal((0u, 512u), await WriteAsync(device, 0, 0, Pattern(512, 0xA1)));
+
+        int flags = OpenFlags(Segment(0));
+
+        Assert.Equal(DataSync, flags & DataSync);
+        Assert.Equal(0, flags & FullSync); // O_SYNC would also flush the timestamps every write changes
+    }
+
+    [Fact]
+    public void A_segment_that_cannot_be_opened_names_its_path_and_the_reason()
+    {
+        var path = Path.Combine(_directory, "missing", "log.0");
+
+        var e = Assert.Throws<IOException>(() => DataSyncFile.OpenOrCreate(path));
+
+        Assert.Contains(path, e.Message);
+        Assert.Contains("No such file or directory", e.Message);
+    }
+
     [Fact]
     public async Task Written_data_reads_back_and_past_the_end_reads_as_zeros()
     {

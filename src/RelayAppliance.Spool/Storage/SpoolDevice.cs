@@ -4,7 +4,7 @@ using Microsoft.Win32.SafeHandles;
 namespace RelayAppliance.Spool.Storage;
 
 /// <summary>
-/// The FASTER device under each spool log: one O_SYNC handle per segment file, positional reads and writes, and one
+/// The FASTER device under each spool log: one O_DSYNC handle per segment file (<see cref="DataSyncFile"/>), positional reads and writes, and one
 /// writer thread that keeps the segment being appended to zero-filled a little ahead of the last write. A write
 /// issued by the log's committer (<see cref="WriteInline"/>) is performed on the committer's own thread.
 /// </summary>
@@ -14,14 +14,14 @@ namespace RelayAppliance.Spool.Storage;
 /// write; with a journal, a journal commit): 0.26 ms and ~88 µs of CPU per 1.5 KiB O_SYNC write on this disk against
 /// 0.17 ms and ~50 µs for the same write over zeros already on disk (perf/RESULTS.md). It also hops through Task.Run,
 /// FileStream.WriteAsync and FlushAsync per write; here a write is one queue hand-off to the writer thread, or none
-/// for the committer's writes. Durability is the same: a write's callback runs only after its O_SYNC pwrite returned.
+/// for the committer's writes. Durability is the same: a write's callback runs only after its O_DSYNC pwrite returned.
 /// Zero-fill never touches bytes anyone wrote: it only writes at or beyond both the segment file's length when this
 /// run first wrote to it (an earlier run's bytes stay) and the highest end of any data written since, and data
 /// writes and zero-fill are serialised by one lock.
 /// </remarks>
 internal sealed class SpoolDevice : StorageDeviceBase
 {
-    private const int ZeroChunkSize = 256 * 1024; // one O_SYNC zero write: ~1 ms that a commit may queue behind
+    private const int ZeroChunkSize = 256 * 1024; // one synchronous zero write: ~1 ms that a commit may queue behind
     private static readonly byte[] Zeros = new byte[ZeroChunkSize];
 
     private readonly long _zeroAhead;
@@ -303,8 +303,7 @@ internal sealed class SpoolDevice : StorageDeviceBase
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (!_segments.TryGetValue(segment, out var handle))
             {
-                handle = File.OpenHandle(GetSegmentFilename(FileName, segment), FileMode.OpenOrCreate, FileAccess.ReadWrite,
-                    FileShare.ReadWrite, FileOptions.WriteThrough);
+                handle = DataSyncFile.OpenOrCreate(GetSegmentFilename(FileName, segment));
                 _segments.Add(segment, handle);
             }
             return handle;

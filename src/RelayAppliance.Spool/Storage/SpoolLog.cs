@@ -269,7 +269,7 @@ internal sealed class SpoolLog : IAsyncDisposable
     /// <summary>
     /// Waits until the entry at <paramref name="address"/> is covered by a completed commit; the caller has called
     /// <see cref="Signal"/> after appending it. CommittedUntilAddress only moves once the write holding the commit
-    /// record has returned (O_SYNC), so the address alone proves durability. The continuation may run on the
+    /// record has returned (O_DSYNC), so the address alone proves durability. The continuation may run on the
     /// committing thread.
     /// </summary>
     public ValueTask WaitForCommitAsync(long address)
