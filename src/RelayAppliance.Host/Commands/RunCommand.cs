@@ -7,6 +7,7 @@ using RelayAppliance.Delivery.Outbound;
 using RelayAppliance.Delivery.Scheduling;
 using RelayAppliance.Host.Admin;
 using RelayAppliance.Host.Configuration;
+using RelayAppliance.Host.LogOutput;
 using RelayAppliance.Host.Systemd;
 using RelayAppliance.Server.Accounts;
 using RelayAppliance.Server.Policy;
@@ -184,27 +185,11 @@ internal static class RunCommand
 internal static class Logging
 {
     /// <summary>
-    /// One line per event on stderr; stdout stays clean for command output. When stderr is the journal, the systemd
-    /// format: a "&lt;N&gt;" syslog priority prefix (journald maps it to PRIORITY=, so `journalctl -p warning` works) and no
-    /// timestamp (journald adds its own).
+    /// One line per event on stderr (<see cref="LineLoggerProvider"/>); stdout stays clean for command output. When
+    /// stderr is the journal, the systemd format: a "&lt;N&gt;" syslog priority prefix and no timestamp.
     /// </summary>
     public static ILoggerFactory CreateFactory(LogLevel level, bool journal = false) => LoggerFactory.Create(builder =>
-    {
-        builder.SetMinimumLevel(level)
-            .AddFilter("FASTER", level > LogLevel.Warning ? level : LogLevel.Warning); // FASTER narrates recovery at Information
-        if (journal)
-        {
-            builder.AddSystemdConsole(options => options.IncludeScopes = false);
-        }
-        else
-        {
-            builder.AddSimpleConsole(options =>
-            {
-                options.SingleLine = true;
-                options.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-                options.UseUtcTimestamp = true;
-            });
-        }
-        builder.AddConsole(options => options.LogToStandardErrorThreshold = LogLevel.Trace);
-    });
+        LineLoggerProvider.AddTo(builder, Console.OpenStandardError(), journal, TimeProvider.System)
+            .SetMinimumLevel(level)
+            .AddFilter("FASTER", level > LogLevel.Warning ? level : LogLevel.Warning)); // FASTER narrates recovery at Information
 }
