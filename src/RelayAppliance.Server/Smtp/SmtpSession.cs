@@ -231,19 +231,41 @@ internal sealed partial class SmtpSession : IHostedSession
     /// Returns buffered input at once; only when the session would block does it first flush the replies written
     /// so far, so a pipelined burst is answered in one write (RFC 2920 §3.1) and nothing waits on an unsent reply.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // up to four waits per message: no box each
-    private async ValueTask<ReadResult> ReadAsync()
+    /// <remarks>
+    /// Not an async method: the caller's own state machine does the waiting. An async method here needed a state
+    /// machine box each time it waited (up to four times per message), and with tens of sessions waiting at once the
+    /// pooling builder's few cached boxes did not cover them: ~1 % of all CPU went to allocating them (perf/RESULTS.md
+    /// item 18). The flush of a reply to loopback or a healthy client completes at once.
+    /// </remarks>
+    private ValueTask<ReadResult> ReadAsync()
     {
         if (_reader.TryRead(out var buffered))
         {
-            return buffered;
+            return new ValueTask<ReadResult>(buffered);
         }
         if (_writer.UnflushedBytes > 0)
         {
-            await _writer.FlushAsync().ConfigureAwait(false);
+            var flush = _writer.FlushAsync();
+            if (!flush.IsCompletedSuccessfully)
+            {
+                return FlushThenReadAsync(flush);
+            }
+            _ = flush.Result; // consumes the flush's (possibly pooled) source
         }
+        return WaitForInput();
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ReadResult> FlushThenReadAsync(ValueTask<FlushResult> flush)
+    {
+        await flush.ConfigureAwait(false);
+        return await WaitForInput().ConfigureAwait(false);
+    }
+
+    private ValueTask<ReadResult> WaitForInput()
+    {
         _idle.CancelAfter(_options.IdleTimeout);
-        return await _reader.ReadAsync(_idle.Token).ConfigureAwait(false);
+        return _reader.ReadAsync(_idle.Token);
     }
 
     /// <summary>Answers every complete line in the buffer; stops early when the next step needs I/O.</summary>
