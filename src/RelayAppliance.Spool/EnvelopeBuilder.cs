@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 using RelayAppliance.Spool.Records;
@@ -9,18 +10,32 @@ namespace RelayAppliance.Spool;
 /// </summary>
 /// <remarks>
 /// The bytes are kept already in the journal's Accepted layout (RecordLayout.cs), so accepting a message is one
-/// copy into the record. Buffers only grow; a session that has seen 100 recipients keeps room for 100.
+/// copy into the record. Buffers only grow; a session that has seen 100 recipients keeps room for 100. They are
+/// rented from the shared pool, so that a connection per message does not allocate them each time; call
+/// <see cref="Release"/> when the session ends.
 /// </remarks>
 public sealed class EnvelopeBuilder
 {
-    private byte[] _sender = new byte[256];
+    private byte[] _sender = ArrayPool<byte>.Shared.Rent(256);
     private int _senderLength;
-    private byte[] _recipients = new byte[1024];
+    private byte[] _recipients = ArrayPool<byte>.Shared.Rent(1024);
     private int _recipientsLength;
     private int _recipientCount;
     private AcceptedFlags _transactionFlags;
     private AcceptedFlags _sessionFlags;
-    private byte[] _session = EncodeSession(string.Empty, string.Empty, null);
+    private static readonly byte[] NoSession = EncodeSession(string.Empty, string.Empty, null);
+    private byte[] _session = NoSession; // never written to: shared until SetSession
+
+    /// <summary>Returns the buffers to the pool; the builder must not be used afterwards.</summary>
+    public void Release()
+    {
+        Reset();
+        if (_sender.Length == 0)
+            return; // released already
+        ArrayPool<byte>.Shared.Return(_sender);
+        ArrayPool<byte>.Shared.Return(_recipients);
+        _sender = _recipients = [];
+    }
 
     /// <summary>Forgets sender and recipients (RSET, end of transaction); the session facts stay.</summary>
     public void Reset()
@@ -103,7 +118,11 @@ public sealed class EnvelopeBuilder
 
     private static void EnsureCapacity(ref byte[] buffer, int needed)
     {
-        if (buffer.Length < needed)
-            Array.Resize(ref buffer, Math.Max(needed, buffer.Length * 2));
+        if (buffer.Length >= needed)
+            return;
+        var larger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, buffer.Length * 2));
+        buffer.CopyTo(larger, 0);
+        ArrayPool<byte>.Shared.Return(buffer);
+        buffer = larger;
     }
 }

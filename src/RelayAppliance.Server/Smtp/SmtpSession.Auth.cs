@@ -77,13 +77,13 @@ internal sealed partial class SmtpSession
         var authzid = message[..first];
         var authcid = message.Slice(first + 1, second);
         var password = message[(first + second + 2)..];
-        if (!authzid.IsEmpty && !authzid.SequenceEqual(authcid) || password.Length > _authPassword.Length)
+        if (!authzid.IsEmpty && !authzid.SequenceEqual(authcid) || password.Length > AuthPassword.Length)
         {
             CryptographicOperations.ZeroMemory(decoded);
             return Error(SmtpReplies.AuthFailed);
         }
         _authCandidate = Encoding.UTF8.GetString(authcid);
-        password.CopyTo(_authPassword);
+        password.CopyTo(AuthPassword);
         _authPasswordLength = password.Length;
         CryptographicOperations.ZeroMemory(decoded);
         return Next.VerifyAuth;
@@ -103,12 +103,14 @@ internal sealed partial class SmtpSession
 
     private Next TakeLoginPassword(ReadOnlySpan<byte> base64)
     {
-        if (!TryDecode(base64, _authPassword, out _authPasswordLength))
+        if (!TryDecode(base64, AuthPassword, out _authPasswordLength))
         {
             return Error(SmtpReplies.CannotDecodeResponse);
         }
         return Next.VerifyAuth;
     }
+
+    private byte[] AuthPassword => _authPassword ??= new byte[256];
 
     private static bool TryDecode(ReadOnlySpan<byte> base64, Span<byte> destination, out int length)
     {
@@ -124,8 +126,8 @@ internal sealed partial class SmtpSession
     private async Task VerifyAuthAsync()
     {
         var user = _authCandidate;
-        var ok = await Task.Run(() => _server.Users.Verify(user, _authPassword.AsSpan(0, _authPasswordLength))).ConfigureAwait(false);
-        CryptographicOperations.ZeroMemory(_authPassword);
+        var ok = await Task.Run(() => _server.Users.Verify(user, AuthPassword.AsSpan(0, _authPasswordLength))).ConfigureAwait(false);
+        CryptographicOperations.ZeroMemory(AuthPassword);
         _authPasswordLength = 0;
         if (!ok)
         {

@@ -37,7 +37,7 @@ internal sealed partial class SmtpSession : IHostedSession
     private readonly bool _trustedClient;
     private readonly EnvelopeBuilder _envelope = new();
     private readonly BodyWriter _body;
-    private readonly byte[] _lineScratch;
+    private readonly byte[] _lineScratch; // rented for the session's lifetime: a line spanning two buffer segments
     private readonly CancellationTokenSource _idle;
 
     private Stream _stream;
@@ -63,7 +63,7 @@ internal sealed partial class SmtpSession : IHostedSession
     // AUTH exchange in progress.
     private AuthStep _authStep;
     private string _authCandidate = "";
-    private readonly byte[] _authPassword = new byte[256];
+    private byte[]? _authPassword; // allocated by the first AUTH: most sessions never authenticate
     private int _authPasswordLength;
 
     public SmtpSession(SmtpServer server, Socket socket, IPAddress clientAddress, bool implicitTls)
@@ -94,7 +94,7 @@ internal sealed partial class SmtpSession : IHostedSession
         _implicitTls = implicitTls;
         _trustedClient = settings.Policy.IsTrusted(clientAddress);
         _body = server.Spool.CreateBodyWriter();
-        _lineScratch = new byte[Math.Max(_options.MaxCommandLine, 1024)];
+        _lineScratch = ArrayPool<byte>.Shared.Rent(Math.Max(_options.MaxCommandLine, 1024));
         _idle = new CancellationTokenSource(Timeout.InfiniteTimeSpan, server.Time);
         _stream = stream;
         (_reader, _writer) = transport is null ? CreatePipes(stream) : (transport.Input, transport.Output);
@@ -155,6 +155,8 @@ internal sealed partial class SmtpSession : IHostedSession
             await _writer.CompleteAsync().ConfigureAwait(false);
             await _stream.DisposeAsync().ConfigureAwait(false);
             _idle.Dispose();
+            _envelope.Release();
+            ArrayPool<byte>.Shared.Return(_lineScratch);
         }
     }
 
