@@ -4,9 +4,10 @@ using Microsoft.Win32.SafeHandles;
 namespace RelayAppliance.Spool.Storage;
 
 /// <summary>
-/// The FASTER device under each spool log: one O_DSYNC handle per segment file (<see cref="DataSyncFile"/>), positional reads and writes, and one
-/// writer thread that keeps the segment being appended to zero-filled a little ahead of the last write. A write
-/// issued by the log's committer (<see cref="WriteInline"/>) is performed on the committer's own thread.
+/// The FASTER device under each spool log: one O_DSYNC handle per segment file (<see cref="DataSyncFile"/>),
+/// positional reads and writes, and one writer thread that keeps the segment being appended to zero-filled a little
+/// ahead of the last write. A write issued by the log's committer (<see cref="WriteInline"/>) is performed on the
+/// committer's own thread.
 /// </summary>
 /// <remarks>
 /// Why not FASTER's ManagedLocalStorageDevice: every one of its writes grows the file, so each durable write also has
