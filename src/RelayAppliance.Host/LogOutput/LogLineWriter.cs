@@ -8,7 +8,7 @@ namespace RelayAppliance.Host.LogOutput;
 /// </summary>
 /// <remarks>
 /// relayd logs a line per accepted message and per delivery. Microsoft.Extensions.Logging.Console wrote each line
-/// with its own system call and woke its thread for nearly every one: at Information level that was 10–15 % more CPU
+/// with its own system call and woke its thread for nearly every one: at Information level that was 10–16 % more CPU
 /// per 1 KiB message at 100 messages per connection (perf/RESULTS.md item 18). Here a busy relayd makes at most one
 /// write and one wake-up per <see cref="GatherTime"/>. A line waits at most that long; lines not yet written when the
 /// process is killed are lost, as they were in the console logger's queue. When the output falls behind by
