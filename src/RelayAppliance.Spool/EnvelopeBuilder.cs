@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Text;
+using System.Text.Unicode;
 using RelayAppliance.Spool.Records;
 
 namespace RelayAppliance.Spool;
@@ -78,7 +78,6 @@ public sealed class EnvelopeBuilder
     {
         ArgumentNullException.ThrowIfNull(clientAddress);
         ArgumentNullException.ThrowIfNull(helo);
-        // Once per session (not per message), so encoding the strings here is off the hot path.
         _session = EncodeSession(clientAddress, helo, authenticatedUser);
         _sessionFlags = (tls ? AcceptedFlags.Tls : 0) | (authenticatedUser is null ? 0 : AcceptedFlags.HasAuthUser);
     }
@@ -90,22 +89,33 @@ public sealed class EnvelopeBuilder
 
     private static byte[] EncodeSession(string clientAddress, string helo, string? authenticatedUser)
     {
-        var client = Truncate(Encoding.UTF8.GetBytes(clientAddress));
-        var heloBytes = Truncate(Encoding.UTF8.GetBytes(helo));
-        var auth = Truncate(Encoding.UTF8.GetBytes(authenticatedUser ?? string.Empty));
+        // Per session, not per message; but at one message per connection that is twice per message (greeting, HELO),
+        // so one allocation for the three fields.
+        Span<byte> scratch = stackalloc byte[3 * MaxField];
+        var client = EncodeCapped(clientAddress, scratch[..MaxField]);
+        var heloBytes = EncodeCapped(helo, scratch.Slice(MaxField, MaxField));
+        var auth = EncodeCapped(authenticatedUser ?? string.Empty, scratch[(2 * MaxField)..]);
         var session = new byte[6 + client.Length + heloBytes.Length + auth.Length];
-        int at = 0;
-        foreach (var part in (ReadOnlySpan<byte[]>)[client, heloBytes, auth])
-        {
-            BinaryPrimitives.WriteUInt16LittleEndian(session.AsSpan(at), (ushort)part.Length);
-            part.CopyTo(session, at + 2);
-            at += 2 + part.Length;
-        }
+        var at = PutField(session, 0, client);
+        at = PutField(session, at, heloBytes);
+        PutField(session, at, auth);
         return session;
     }
 
-    // HELO text is client-controlled and only informational: cap it instead of failing the session.
-    private static byte[] Truncate(byte[] value) => value.Length <= MaxField ? value : value[..MaxField];
+    // HELO text is client-controlled and only informational: cap it instead of failing the session. The cap falls
+    // on a character boundary, so the stored text stays valid UTF-8.
+    private static ReadOnlySpan<byte> EncodeCapped(string value, Span<byte> destination)
+    {
+        Utf8.FromUtf16(value, destination, out _, out var written);
+        return destination[..written];
+    }
+
+    private static int PutField(byte[] session, int at, ReadOnlySpan<byte> field)
+    {
+        BinaryPrimitives.WriteUInt16LittleEndian(session.AsSpan(at), (ushort)field.Length);
+        field.CopyTo(session.AsSpan(at + 2));
+        return at + 2 + field.Length;
+    }
 
     private const int MaxField = 1024;
 

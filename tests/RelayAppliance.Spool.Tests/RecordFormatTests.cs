@@ -176,6 +176,25 @@ public sealed class RecordFormatTests
     }
 
     [Fact]
+    public void Session_texts_are_capped_at_1024_bytes_on_a_character_boundary()
+    {
+        // "é" is two bytes in UTF-8 and "€" three: 1024 is not a multiple of three, so a byte cut would split one.
+        var helo = new string('€', 700);
+        var user = "u" + new string('é', 600);
+        var envelope = new EnvelopeBuilder();
+        envelope.SetSession("192.0.2.7", helo, user, tls: true);
+        envelope.SetSender("a@b"u8, false, false);
+        envelope.AddRecipient("c@d"u8, RecipientRoute.Remote);
+
+        var info = AcceptedView.Parse(AcceptedRecord.Create(1, DateTimeOffset.UnixEpoch, 0, [], envelope)).ToInfo();
+
+        Assert.Equal("192.0.2.7", info.ClientAddress);
+        Assert.Equal(helo[..341], info.Helo); // 341 × 3 = 1023 bytes; a 342nd would need 1026
+        Assert.Equal(user[..512], info.AuthenticatedUser); // 1 + 511 × 2 = 1023 bytes
+        Assert.True(info.Tls);
+    }
+
+    [Fact]
     public void Malformed_accepted_records_are_rejected()
     {
         var envelope = new EnvelopeBuilder();
