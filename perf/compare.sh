@@ -41,7 +41,7 @@ if [ "${BENCH_IN_NETNS:-}" != 1 ]; then
     require_root "namespaces, Postfix instance"
     require_tools smtp-source smtp-sink postfix postconf dnsmasq python3 unshare ip mount dd timeout
     require_relayd "$RELAYD"
-    CMDLINE="$(env | grep -E '^(QUICK|REPS|MESSAGES|LARGE_MESSAGES|POSTFIX_MESSAGES|POSTFIX_LARGE_MESSAGES|SESSIONS|PER_CONN|PER_CONN_LARGE|P99_MESSAGES|P99_PASS|SETTLE|RELAYD_LOG|RUN_TIMEOUT)=' | sort | tr '\n' ' ' || true)perf/compare.sh${1:+ $1}"
+    CMDLINE="$(env | grep -E '^(SMTP_SOURCE_TUNABLES|QUICK|REPS|MESSAGES|LARGE_MESSAGES|POSTFIX_MESSAGES|POSTFIX_LARGE_MESSAGES|SESSIONS|PER_CONN|PER_CONN_LARGE|P99_MESSAGES|P99_PASS|SETTLE|RELAYD_LOG|RUN_TIMEOUT)=' | sort | tr '\n' ' ' || true)perf/compare.sh${1:+ $1}"
     exec unshare -n -m env BENCH_IN_NETNS=1 CMDLINE="$CMDLINE" LOAD_BEFORE="$(loadavg)" bash "$0" "$@"
 fi
 ip link set lo up
@@ -130,7 +130,7 @@ run_case() {
     tree_sample "$ROOT" "$W/mem" $((RUN_TIMEOUT + 60))
     t0=$(now)
     if [ "$gen" = source ]; then
-        timeout "$RUN_TIMEOUT" smtp-source -s "$SESSIONS" -m "$msgs" -l "$size" -f bench@source.test -t "$to" "$ADDR" \
+        timeout "$RUN_TIMEOUT" "${SMTP_SOURCE[@]}" -s "$SESSIONS" -m "$msgs" -l "$size" -f bench@source.test -t "$to" "$ADDR" \
             >"$W/gen.log" 2>&1 || { ok=0; echo "    smtp-source failed: $(tail -2 "$W/gen.log" | tr '\n' ' ')" >&2; }
         t1=$(now)
     else
@@ -208,7 +208,7 @@ LOAD_AFTER=$(loadavg)
 ELAPSED=$((SECONDS - T_START))
 
 # --- the table ----------------------------------------------------------------------------------------------
-export RUNS REPS SESSIONS PER_CONN PER_CONN_LARGE DISK_BEFORE DISK_AFTER CMDLINE LOAD_BEFORE LOAD_AFTER ELAPSED RELAYD_LOG
+export RUNS REPS SESSIONS PER_CONN PER_CONN_LARGE DISK_BEFORE DISK_AFTER CMDLINE LOAD_BEFORE LOAD_AFTER ELAPSED RELAYD_LOG SMTP_SOURCE_TUNABLES
 export DATE=$(date -u +%Y-%m-%dT%H:%MZ) MACHINE="$(machine_facts "$W")"
 export VERSION="$("$RELAYD" --version | awk '{print $2}') ($RELAYD, $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
 export PFVER=$(postconf -d -h mail_version)
@@ -254,7 +254,9 @@ P(f"- Load average before: {e['LOAD_BEFORE']}, after: {e['LOAD_AFTER']} (shared 
 P(f"- Disk: sequential durable write (`dd bs=1M count=256 oflag=direct,dsync`, in the spools' directory): {e['DISK_BEFORE']} MB/s before, {e['DISK_AFTER']} MB/s after")
 P(f"- relayd {e['VERSION']}, `Log:Level={e['RELAYD_LOG']}`; Postfix {e['PFVER']} private instance, stock settings (fsync; ingest: discard transport;"
   " end-to-end: `default_transport = smtp` with DNS MX lookups); fresh process, spool and queue for every run")
-P(f"- Generators: **1/conn** = `smtp-source -s {e['SESSIONS']} -m N -l SIZE` (one message per connection); **many/conn** = "
+tun = e.get("SMTP_SOURCE_TUNABLES", "")
+P(f"- Generators: **1/conn** = `smtp-source -s {e['SESSIONS']} -m N -l SIZE` (one message per connection"
+  + (f"; `GLIBC_TUNABLES={tun}`: heap trimming off, perf/scripts/lib.sh" if tun else "; glibc's malloc as shipped") + "); **many/conn** = "
   f"`relayd load --concurrency {e['SESSIONS']} --per-connection {per}` (1 KiB) or `{perl}` (100 KiB, so that {e['SESSIONS']} sessions stay busy) for every system alike"
   " (smtp-source cannot send several messages per connection);"
   " p99 time-to-250 (end of DATA → 250) from `relayd load`'s JSON: the many/conn runs, and for 1/conn one extra `relayd load --per-connection 1` pass per system")

@@ -27,7 +27,7 @@ LOADER=${1#*=}; LOADER=${LOADER%%,*}
 port=3000
 drive() { # mode port
     case $1 in
-    1conn) timeout 300 smtp-source -s "$SESSIONS" -m "$MSGS" -l "$SIZE" -f a@source.test -t b@example.test "127.0.0.1:$2" ;;
+    1conn) timeout 300 "${SMTP_SOURCE[@]}" -s "$SESSIONS" -m "$MSGS" -l "$SIZE" -f a@source.test -t b@example.test "127.0.0.1:$2" ;;
     many) timeout 300 "$LOADER" load --target "127.0.0.1:$2" --messages "$MSGS" --concurrency "$SESSIONS" \
         --per-connection "$PER_CONN" --size "$SIZE" --from a@source.test --to b@example.test >/dev/null ;;
     rate1|ratemany) timeout 300 "$LOADER" load --target "127.0.0.1:$2" --messages "$MSGS" --concurrency "$SESSIONS" \

@@ -17,6 +17,14 @@ PY=${PY:-$(python3 -c 'import sys; print(sys.executable)')}
 export PY
 python3() { "$PY" "$@"; }
 
+# smtp-source as the benchmarks run it: with glibc's heap trimming off. Its stock malloc shrinks and regrows the heap's
+# top as sessions end (+/-256 KiB `brk` pairs), and on this VM the page faults that follow cost smtp-source up to
+# 50-70 thousand faults and a third more CPU per 10,000 messages, in some runs and not others, against any server
+# (perf/RESULTS.md item 19). The generator shares the cores with the server, so that is noise in every 1/conn figure.
+# SMTP_SOURCE_TUNABLES= (empty) runs it as shipped.
+SMTP_SOURCE_TUNABLES=${SMTP_SOURCE_TUNABLES-glibc.malloc.trim_threshold=67108864}
+SMTP_SOURCE=(env "GLIBC_TUNABLES=$SMTP_SOURCE_TUNABLES" smtp-source)
+
 now() { date +%s.%N; }
 calc() { python3 -c "print($1)"; }
 # median V...: the median of the numeric values ("fail" and other words are skipped); "fail" when none.
