@@ -17,6 +17,7 @@
 #        100 KiB at 10 per connection keep 50 sessions busy, at 100 per connection only 20)
 #        P99_PASS=1 (0: no extra relayd load pass for the p99 of the 1/conn scenarios) SETTLE=1 (s after start-up)
 #        RELAYD_LOG=Information RUN_TIMEOUT=300 OUT=perf/RESULTS.md
+#        SMTP_SOURCE_TUNABLES=glibc.malloc.trim_threshold=67108864 (perf/scripts/lib.sh; empty: smtp-source as shipped)
 #        QUICK=1: smoke test, 200 / 40 messages, 1 rep, no p99 pass (each can still be set), about 2-3 minutes
 #
 # Isolation: runs itself in fresh network and mount namespaces (unshare -n -m): only lo, every address 127.0.0.x;
