@@ -222,7 +222,7 @@ internal sealed class SpoolLog : IAsyncDisposable
             if (!long.TryParse(file.Name.AsSpan(prefix.Length), out long segment) || segment < 0)
                 continue;
             long keep = Math.Max(0, tail - (segment << segmentBits));
-            if (file.Length > keep)
+            if (LengthOrGone(file) > keep)
                 segments.Add((file, keep));
         }
         return segments;
@@ -232,10 +232,27 @@ internal sealed class SpoolLog : IAsyncDisposable
     {
         foreach (var file in new DirectoryInfo(directory).EnumerateFiles(SegmentBaseName + ".*"))
         {
-            if (file.Length > 0)
+            if (LengthOrGone(file) > 0)
                 return true;
         }
         return false;
+    }
+
+    /// <summary>
+    /// The file's length, or -1 if it was deleted after the listing. FASTER deletes the segments below a new begin
+    /// address in the background, after the commit that records it, so a spool disposed in this process may still be
+    /// deleting them while the next one opens (the tests do that). Such files are never read again.
+    /// </summary>
+    private static long LengthOrGone(FileInfo file)
+    {
+        try
+        {
+            return file.Length;
+        }
+        catch (FileNotFoundException)
+        {
+            return -1;
+        }
     }
 
     /// <summary>Asks for a commit covering everything appended so far. Cheap and coalescing.</summary>
