@@ -87,6 +87,7 @@ public sealed partial class MessageSpool : IAsyncDisposable
             }
             // Before B can reuse the addresses above its recovered tail (and before any mail is accepted).
             spool.AppendStartupMarker();
+            spool.DeleteLeftoverSegments(); // only now: the index has been checked against both logs
 
             // Ids stay unique across restarts: above everything journaled, and above anything an earlier run could have
             // handed out in a past millisecond (4096 ids per ms of headroom).
@@ -105,6 +106,16 @@ public sealed partial class MessageSpool : IAsyncDisposable
         {
             spool.DisposeAsync().AsTask().GetAwaiter().GetResult();
             throw;
+        }
+    }
+
+    private void DeleteLeftoverSegments()
+    {
+        foreach (var log in (ReadOnlySpan<SpoolLog>)[_bodies, _journal])
+        {
+            var (files, bytes) = log.DeleteSegmentsBelowBegin();
+            if (files > 0)
+                SpoolLogMessages.DeletedLeftoverSegments(_logger, files, log.Name, bytes);
         }
     }
 

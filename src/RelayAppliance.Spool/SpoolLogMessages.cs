@@ -32,6 +32,10 @@ internal static partial class SpoolLogMessages
     [LoggerMessage(EventId = 2006, Level = LogLevel.Error, Message = "Spool reclamation failed")]
     public static partial void ReclaimFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 2012, Level = LogLevel.Information,
+        Message = "Deleted {Files} segment file(s) of the {Log} log below its begin address ({Bytes} bytes), left by a crash or stop during truncation")]
+    public static partial void DeletedLeftoverSegments(ILogger logger, int files, string log, long bytes);
+
     [LoggerMessage(EventId = 2007, Level = LogLevel.Information, Message = "Message {MessageId} deleted from the queue")]
     public static partial void MessageDeleted(ILogger logger, string messageId);
 

@@ -37,6 +37,40 @@ public sealed class ReclamationTests
     }
 
     [Fact]
+    public async Task Segment_files_left_below_the_begin_address_are_deleted_at_the_next_start()
+    {
+        using var temp = new TempSpool();
+        var ids = new List<MessageId>();
+        long beginSegment;
+        await using (var spool = temp.Open())
+        {
+            for (int i = 0; i < 5; i++)
+                ids.Add(await spool.AcceptAsync(SpoolTestExtensions.Body(100_000, i)));
+            foreach (var id in ids.Take(4))
+                Assert.True(await spool.DeleteAsync(id, CancellationToken.None));
+            await spool.ReclaimAsync(CancellationToken.None);
+            beginSegment = spool.Bodies.BeginAddress >> spool.Bodies.SegmentBits;
+            Assert.True(beginSegment >= 2, $"the body log's begin moved to segment {beginSegment} only");
+            // Let FASTER's own deletion finish, so that nothing but the next start can delete the files made below.
+            await SpoolTestExtensions.WaitUntilAsync(
+                () => Enumerable.Range(0, (int)beginSegment).All(n => !File.Exists(Path.Combine(temp.BodiesDir, $"log.{n}"))),
+                "FASTER deleted the body segments below the begin address");
+        }
+        // What a crash right after the truncating commit leaves: the segments below the begin address, still there.
+        var leftovers = Enumerable.Range(0, (int)beginSegment).Select(n => Path.Combine(temp.BodiesDir, $"log.{n}")).ToArray();
+        foreach (var path in leftovers)
+            File.WriteAllBytes(path, new byte[4096]);
+
+        await using (var spool = temp.Open())
+        {
+            Assert.All(leftovers, path => Assert.False(File.Exists(path), path));
+            Assert.True(File.Exists(Path.Combine(temp.BodiesDir, $"log.{beginSegment}")));
+            Assert.Equal(ids.Skip(4), spool.List().Select(m => m.Id));
+            Assert.Equal(SpoolTestExtensions.Body(100_000, 4), await spool.ReadBodyAsync(ids[4]));
+        }
+    }
+
+    [Fact]
     public async Task Journal_is_compacted_with_carry_records_when_old_survivors_pin_its_head()
     {
         using var temp = new TempSpool(); // 8 KiB journal pages, 16 KiB segments

@@ -216,16 +216,56 @@ internal sealed class SpoolLog : IAsyncDisposable
     private static List<(FileInfo File, long Keep)> SegmentsPast(string directory, long tail, int segmentBits)
     {
         var segments = new List<(FileInfo, long)>();
-        var prefix = SegmentBaseName + ".";
-        foreach (var file in new DirectoryInfo(directory).EnumerateFiles(prefix + "*"))
+        foreach (var (file, segment) in NumberedSegments(directory))
         {
-            if (!long.TryParse(file.Name.AsSpan(prefix.Length), out long segment) || segment < 0)
-                continue;
             long keep = Math.Max(0, tail - (segment << segmentBits));
             if (LengthOrGone(file) > keep)
                 segments.Add((file, keep));
         }
         return segments;
+    }
+
+    /// <summary>
+    /// Deletes the segment files wholly below the begin address, which nothing reads any more. FASTER deletes them
+    /// after the commit that moves the begin address; a crash or a stop in between leaves them behind (a body segment
+    /// is 1 GiB), and nothing else would ever delete them. The spool calls this only once it has checked its index
+    /// against the logs, so a spool that refuses to start keeps every file. Returns the files and bytes deleted.
+    /// </summary>
+    public (int Files, long Bytes) DeleteSegmentsBelowBegin()
+    {
+        long beginSegment = Log.BeginAddress >> SegmentBits;
+        int files = 0;
+        long bytes = 0;
+        foreach (var (file, segment) in NumberedSegments(Directory))
+        {
+            if (segment >= beginSegment)
+                continue;
+            long length = LengthOrGone(file);
+            if (length < 0)
+                continue; // deleted meanwhile
+            try
+            {
+                file.Delete(); // no directory fsync: should the deletion be lost, the next start deletes it again
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue; // dead space only; the next start tries again
+            }
+            files++;
+            bytes += length;
+        }
+        return (files, bytes);
+    }
+
+    /// <summary>The files named like segments (<c>log.N</c>), with their segment number.</summary>
+    private static IEnumerable<(FileInfo File, long Segment)> NumberedSegments(string directory)
+    {
+        var prefix = SegmentBaseName + ".";
+        foreach (var file in new DirectoryInfo(directory).EnumerateFiles(prefix + "*"))
+        {
+            if (long.TryParse(file.Name.AsSpan(prefix.Length), out long segment) && segment >= 0)
+                yield return (file, segment);
+        }
     }
 
     private static bool SegmentsHoldData(string directory)
