@@ -121,9 +121,12 @@ print(d)' "$1" "$2" 2>/dev/null || echo fail; }
 
 # run_case SYSTEM PATH SIZE GEN MSGS: one fresh system, one generator run. GEN = source (smtp-source -s SESSIONS,
 # one message per connection) | loadN (relayd load, N messages per connection). Prints
-# "msgs_per_s cpu_s_per_1000 peak_rss_mib peak_pss_mib p99_ms" (fields "fail" when not measurable).
+# "msgs_per_s cpu_s_per_1000 peak_rss_mib peak_pss_mib p99_ms gen_cpu_s_per_1000" (fields "fail" when not measurable).
+# The generator's CPU (user + system, from bash's `time`) is reported because it shares the cores with the system under
+# test: at one message per connection the rate follows the CPU of both (perf/RESULTS.md item 19).
 run_case() {
     local system=$1 path=$2 size=$3 gen=$4 msgs=$5 to=user@example.test t0 t1 t_end= cpu0 cpu1 n ok=1 p99=- rss pss mem
+    local TIMEFORMAT='%U %S' gen_user gen_sys
     [ "$path" = e2e ] && to=user@$DOMAIN
     start_system "$system" "$path"
     sleep "$SETTLE"  # let start-up settle before the CPU baseline
@@ -131,14 +134,14 @@ run_case() {
     tree_sample "$ROOT" "$W/mem" $((RUN_TIMEOUT + 60))
     t0=$(now)
     if [ "$gen" = source ]; then
-        timeout "$RUN_TIMEOUT" "${SMTP_SOURCE[@]}" -s "$SESSIONS" -m "$msgs" -l "$size" -f bench@source.test -t "$to" "$ADDR" \
-            >"$W/gen.log" 2>&1 || { ok=0; echo "    smtp-source failed: $(tail -2 "$W/gen.log" | tr '\n' ' ')" >&2; }
+        { time timeout "$RUN_TIMEOUT" "${SMTP_SOURCE[@]}" -s "$SESSIONS" -m "$msgs" -l "$size" -f bench@source.test -t "$to" \
+            "$ADDR" >"$W/gen.log" 2>&1; } 2>"$W/gen.time" || { ok=0; echo "    smtp-source failed: $(tail -2 "$W/gen.log" | tr '\n' ' ')" >&2; }
         t1=$(now)
     else
         rm -f "$W/load.json"
-        timeout $((RUN_TIMEOUT + 30)) "$RELAYD" load --target "$ADDR" --messages "$msgs" --duration "${RUN_TIMEOUT}s" \
+        { time timeout $((RUN_TIMEOUT + 30)) "$RELAYD" load --target "$ADDR" --messages "$msgs" --duration "${RUN_TIMEOUT}s" \
             --concurrency "$SESSIONS" --per-connection "${gen#load}" --size "$size" --from bench@source.test --to "$to" \
-            --json "$W/load.json" >"$W/gen.log" 2>&1 || { ok=0; echo "    relayd load failed: $(tail -3 "$W/gen.log" | tr '\n' ' ')" >&2; }
+            --json "$W/load.json" >"$W/gen.log" 2>&1; } 2>"$W/gen.time" || { ok=0; echo "    relayd load failed: $(tail -3 "$W/gen.log" | tr '\n' ' ')" >&2; }
         t1=$(now)
         n=$(jfield "$W/load.json" totals.accepted)
         [ "$n" = "$msgs" ] || { ok=0; echo "    relayd load: $n of $msgs accepted ($(grep -m1 errors "$W/gen.log" || true))" >&2; }
@@ -165,9 +168,10 @@ run_case() {
     fi
     stop_system "$system" "$path"
     if [ $ok = 1 ]; then
-        calc "f'{$msgs / ($t_end - $t0):.0f} {($cpu1 - $cpu0) * 1000 / $msgs:.2f} {${rss:-0} / 1024:.0f} {${pss:-0} / 1024:.0f} $p99'"
+        read -r gen_user gen_sys <"$W/gen.time"
+        calc "f'{$msgs / ($t_end - $t0):.0f} {($cpu1 - $cpu0) * 1000 / $msgs:.2f} {${rss:-0} / 1024:.0f} {${pss:-0} / 1024:.0f} $p99 {($gen_user + $gen_sys) * 1000 / $msgs:.2f}'"
     else
-        echo "fail fail fail fail $p99"
+        echo "fail fail fail fail $p99 fail"
     fi
 }
 
@@ -262,28 +266,30 @@ P(f"- Generators: **1/conn** = `smtp-source -s {e['SESSIONS']} -m N -l SIZE` (on
   " (smtp-source cannot send several messages per connection);"
   " p99 time-to-250 (end of DATA → 250) from `relayd load`'s JSON: the many/conn runs, and for 1/conn one extra `relayd load --per-connection 1` pass per system")
 P("")
-P("| System | Path | Size | msgs/conn | messages | msgs/s (median) | CPU s / 1000 msgs | peak RSS MiB | p99 time-to-250 ms | relayd / Postfix | relayd / smtp-sink | all runs msgs/s |")
-P("|---|---|---|---|---|---|---|---|---|---|---|---|")
+P("| System | Path | Size | msgs/conn | messages | msgs/s (median) | CPU s / 1000 msgs | generator CPU s / 1000 msgs | peak RSS MiB | p99 time-to-250 ms | relayd / Postfix | relayd / smtp-sink | all runs msgs/s |")
+P("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for size in (1024, 102400):
     for gen, pc, gname in gens_of(size):
         for system, path in systems:
             key = (system, path, size, gen)
             if key not in runs:
                 continue
-            rate, cpu, rss, pss = med(key, 0), med(key, 1), med(key, 2), med(key, 3)
-            p99 = med((system, path, size, "p99") if gen == "source" else key, 4)
+            rate, cpu, rss, pss, gen_cpu = med(key, 0), med(key, 1), med(key, 2), med(key, 3), med(key, 5)
+            p99_key = (system, path, size, "p99") if gen == "source" else key
+            p99 = fmt(med(p99_key, 4), 2) if p99_key in runs else "-"  # P99_PASS=0: no pass, nothing to show
             sink = med(("smtp-sink", "ceiling", size, gen), 0)
             pf = med(("postfix", path, size, gen), 0)
             r_pf = rat(rate, pf) if system == "relayd" else ""
             r_sink = rat(rate, sink) if system in ("relayd", "relayd-sink") else ""
             rss_s = fmt(rss) + (f" (PSS {fmt(pss)})" if system == "postfix" else "")
             allr = " ".join(r[0] for r in runs[key])
-            P(f"| {label[system]} | {pathl[path]} | {size // 1024} KiB | {pc} | {msgs[key]} | **{fmt(rate)}** | {fmt(cpu, 2)} | {rss_s} | {fmt(p99, 2)} | {r_pf} | {r_sink} | {allr} |")
+            P(f"| {label[system]} | {pathl[path]} | {size // 1024} KiB | {pc} | {msgs[key]} | **{fmt(rate)}** | {fmt(cpu, 2)} | {fmt(gen_cpu, 2)} | {rss_s} | {p99} | {r_pf} | {r_sink} | {allr} |")
 P("")
 P("Columns: *msgs/s* = messages / (generator start → generator done; end-to-end: → smtp-sink counted the last message),"
   f" median of {e['REPS']}; *CPU* = utime+stime of the whole process tree of the system under test from /proc"
   " (Postfix: master + all daemons incl. reaped ones; not the generator, not the end-to-end sink), from after start-up until the"
-  " generator finished (end-to-end: until the last message reached the sink); *peak RSS* = VmHWM for one-process systems,"
+  " generator finished (end-to-end: until the last message reached the sink); *generator CPU* = user+system CPU of the load generator"
+  " itself (smtp-source or relayd load, from bash's `time`), which shares the two cores with the system under test (perf/RESULTS.md item 19); *peak RSS* = VmHWM for one-process systems,"
   " Postfix: peak of the summed VmRSS over its processes sampled every 0.5 s (shared pages counted per process; PSS beside it);"
   " medians of the runs. *relayd / Postfix* and *relayd / smtp-sink* compare msgs/s of the same size and generator in this run.")
 # targets
