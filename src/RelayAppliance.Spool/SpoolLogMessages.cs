@@ -32,10 +32,6 @@ internal static partial class SpoolLogMessages
     [LoggerMessage(EventId = 2006, Level = LogLevel.Error, Message = "Spool reclamation failed")]
     public static partial void ReclaimFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 2012, Level = LogLevel.Information,
-        Message = "Deleted {Files} segment file(s) of the {Log} log below its begin address ({Bytes} bytes), left by a crash or stop during truncation")]
-    public static partial void DeletedLeftoverSegments(ILogger logger, int files, string log, long bytes);
-
     [LoggerMessage(EventId = 2007, Level = LogLevel.Information, Message = "Message {MessageId} deleted from the queue")]
     public static partial void MessageDeleted(ILogger logger, string messageId);
 
@@ -53,4 +49,8 @@ internal static partial class SpoolLogMessages
     [LoggerMessage(EventId = 2011, Level = LogLevel.Error,
         Message = "A MessageAccepted handler failed for message {MessageId}; the message is queued regardless")]
     public static partial void MessageAcceptedHandlerFailed(ILogger logger, Exception exception, string messageId);
+
+    [LoggerMessage(EventId = 2012, Level = LogLevel.Information,
+        Message = "Deleted {Files} segment file(s) of the {Log} log below its begin address ({Bytes} bytes), left by a crash or stop during truncation")]
+    public static partial void DeletedLeftoverSegments(ILogger logger, int files, string log, long bytes);
 }
