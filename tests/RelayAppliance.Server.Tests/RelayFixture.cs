@@ -35,9 +35,10 @@ internal sealed class RelayFixture : IAsyncDisposable
         bool tls = false,
         Func<SmtpServerOptions, SmtpServerOptions>? configure = null,
         long freeSpaceFloor = 0,
-        Func<UserStore, MailboxDirectory>? mailboxes = null)
+        Func<UserStore, MailboxDirectory>? mailboxes = null,
+        string? spoolParent = null)
     {
-        var directory = Path.Combine(Path.GetTempPath(), "relay-test-" + Guid.NewGuid().ToString("n"));
+        var directory = Path.Combine(spoolParent ?? Path.GetTempPath(), "relay-test-" + Guid.NewGuid().ToString("n"));
         System.IO.Directory.CreateDirectory(directory);
         var spool = MessageSpool.Open(new SpoolOptions { Directory = Path.Combine(directory, "spool"), FreeSpaceFloorBytes = freeSpaceFloor },
             NullLoggerFactory.Instance, TimeProvider.System);

@@ -62,7 +62,8 @@ public sealed class SessionAllocationBudgetTests
     [Fact]
     public void EveryBudgetOfThisProjectNamesAKnownOperation()
     {
-        string[] unknown = [.. LoadBudgets().Keys.Where(name => !Known.Contains(name, StringComparer.Ordinal))];
+        string[] unknown = [.. LoadBudgets().Keys.Where(name => !Known.Contains(name, StringComparer.Ordinal) 
+            && name is not SocketSessionAllocationTests.MessageOperation and not SocketSessionAllocationTests.ConnectionOperation)];
         Assert.True(unknown.Length == 0, $"{FileName} has {ThisProject} budgets for operations no test runs: {string.Join(", ", unknown)}.");
     }
 
