@@ -35,9 +35,10 @@ internal static class ListeningSocket
             Socket client;
             try
             {
-                // No token: the owner disposes the listener on stop, which ends a pending accept; a token would be
-                // registered and unregistered on every accept.
-                client = await listener.AcceptAsync().ConfigureAwait(false);
+                // No token to cancel: the owner disposes the listener on stop, which ends a pending accept; a real token
+                // would be registered and unregistered on every accept. CancellationToken.None picks the overload that
+                // returns a ValueTask, so an accept allocates no Task either.
+                client = await listener.AcceptAsync(CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException && stopping.IsCancellationRequested)
             {
