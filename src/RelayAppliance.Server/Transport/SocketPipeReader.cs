@@ -246,12 +246,15 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
         }
         if (canceled)
         {
-            ResetReceiveCancel();
             if (callerToken.IsCancellationRequested)
             {
+                ResetReceiveCancel();
                 throw new OperationCanceledException(callerToken);
             }
-            _cancelRequested = false; // CancelPendingRead: no input was taken; reported once
+            // CancelPendingRead: no input was taken; reported once. The flag is cleared before the source is replaced,
+            // so a CancelPendingRead arriving in between is kept by one or the other.
+            _cancelRequested = false;
+            ResetReceiveCancel();
             return new ReadResult(Unconsumed(), isCanceled: true, isCompleted: false);
         }
         if (error is not null)
