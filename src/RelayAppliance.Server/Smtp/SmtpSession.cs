@@ -508,7 +508,7 @@ internal sealed partial class SmtpSession : IHostedSession
         {
             return Error(SmtpReplies.SyntaxErrorInArguments);
         }
-        if (_options.Certificate is null)
+        if (_options.Certificate is null || _socket is null) // no socket: the benchmarks' in-memory session
         {
             return Reply(SmtpReplies.TlsNotAvailable);
         }

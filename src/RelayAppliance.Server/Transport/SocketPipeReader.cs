@@ -23,7 +23,9 @@ namespace RelayAppliance.Server.Transport;
 /// <para>
 /// One read at a time, as for every PipeReader. <see cref="CancelPendingRead"/> may come from another thread; it
 /// cancels the pending receive through a token source of the reader's own, which the caller's token also cancels.
-/// Cancelling a socket receive takes no input away: a receive that had already started completes normally.
+/// Cancelling a socket receive takes no input away: a receive that had already started completes normally. One
+/// small lock keeps the cancel request and that source consistent: setting the request and cancelling the source
+/// happen together, and so do clearing it and replacing a cancelled source, so a request is reported exactly once.
 /// </para>
 /// </remarks>
 internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult>
@@ -40,8 +42,10 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
     private bool _peerDone; // the receive returned 0: the client closed its side
     private bool _completed;
     private bool _receiving;
-    private volatile bool _cancelRequested;
+    private readonly Lock _cancelGate = new(); // guards the three fields below
+    private bool _cancelRequested;
     private CancellationTokenSource _receiveCancel = new();
+    private bool _disposed;
     private CancellationToken _callerToken;
     private CancellationTokenRegistration _callerRegistration;
     private ConfiguredValueTaskAwaitable<int>.ConfiguredValueTaskAwaiter _receive;
@@ -59,10 +63,8 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
     public override bool TryRead(out ReadResult result)
     {
         ObjectDisposedException.ThrowIf(_completed, this);
-        if (_cancelRequested)
+        if (TakeCancelRequest())
         {
-            _cancelRequested = false;
-            ResetReceiveCancel();
             result = new ReadResult(Unconsumed(), isCanceled: true, _peerDone);
             return true;
         }
@@ -89,7 +91,19 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
             _callerRegistration = cancellationToken.UnsafeRegister(static state => ((SocketPipeReader)state!).CancelReceive(), this);
         }
         _receiving = true;
-        _receive = _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, _receiveCancel.Token).ConfigureAwait(false).GetAwaiter();
+        try
+        {
+            _receive = _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, ReceiveToken()).ConfigureAwait(false).GetAwaiter();
+        }
+        catch
+        {
+            // The socket refused at once (disposed by Abort): nothing is in flight.
+            _receiving = false;
+            _callerRegistration.Dispose();
+            _callerRegistration = default;
+            _callerToken = default;
+            throw;
+        }
         if (_receive.IsCompleted)
         {
             return new ValueTask<ReadResult>(FinishReceive());
@@ -120,8 +134,15 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
 
     public override void CancelPendingRead()
     {
-        _cancelRequested = true;
-        CancelReceive();
+        lock (_cancelGate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _cancelRequested = true;
+            _receiveCancel.Cancel(); // a pending socket receive completes on another thread, never inside this call
+        }
     }
 
     public override void Complete(Exception? exception = null)
@@ -138,7 +159,11 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
             ArrayPool<byte>.Shared.Return(_buffer);
         }
         _buffer = null;
-        _receiveCancel.Dispose();
+        lock (_cancelGate)
+        {
+            _disposed = true;
+            _receiveCancel.Dispose();
+        }
     }
 
     ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _pendingRead.GetResult(token);
@@ -158,7 +183,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
         {
             throw new InvalidOperationException("The position is not from this reader's current buffer.");
         }
-        return position.GetInteger();
+        return position.GetInteger() & int.MaxValue; // the index; older runtimes flagged an array's end in the top bit
     }
 
     /// <summary>Moves the unconsumed input to the front and makes sure a receive has room.</summary>
@@ -181,22 +206,53 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
         }
     }
 
+    /// <summary>The caller's token fired during a receive.</summary>
     private void CancelReceive()
     {
-        try
+        lock (_cancelGate)
         {
-            _receiveCancel.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-            // completed meanwhile: nothing to cancel
+            if (!_disposed)
+            {
+                _receiveCancel.Cancel();
+            }
         }
     }
 
-    /// <summary>A cancelled source cannot be reused: the next receive gets a fresh one.</summary>
-    private void ResetReceiveCancel()
+    /// <summary>True once per <see cref="CancelPendingRead"/>; the source it cancelled is replaced at the same time.</summary>
+    private bool TakeCancelRequest()
     {
-        if (!_receiveCancel.TryReset())
+        lock (_cancelGate)
+        {
+            if (!_cancelRequested)
+            {
+                return false;
+            }
+            _cancelRequested = false;
+            ReplaceCancelledSource();
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// The token for the next receive. A source left cancelled by the caller's token (which fired as a receive
+    /// completed anyway) is replaced first; one cancelled by a request not yet taken stays, so that the receive
+    /// ends at once and reports it.
+    /// </summary>
+    private CancellationToken ReceiveToken()
+    {
+        lock (_cancelGate)
+        {
+            if (!_cancelRequested)
+            {
+                ReplaceCancelledSource();
+            }
+            return _receiveCancel.Token;
+        }
+    }
+
+    private void ReplaceCancelledSource()
+    {
+        if (_receiveCancel.IsCancellationRequested)
         {
             _receiveCancel.Dispose();
             _receiveCancel = new CancellationTokenSource();
@@ -246,15 +302,13 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
         }
         if (canceled)
         {
+            // No input was taken. The caller's token wins: the session's idle timeout ends the session. Otherwise
+            // it was CancelPendingRead, reported here once.
             if (callerToken.IsCancellationRequested)
             {
-                ResetReceiveCancel();
                 throw new OperationCanceledException(callerToken);
             }
-            // CancelPendingRead: no input was taken; reported once. The flag is cleared before the source is replaced,
-            // so a CancelPendingRead arriving in between is kept by one or the other.
-            _cancelRequested = false;
-            ResetReceiveCancel();
+            TakeCancelRequest();
             return new ReadResult(Unconsumed(), isCanceled: true, isCompleted: false);
         }
         if (error is not null)

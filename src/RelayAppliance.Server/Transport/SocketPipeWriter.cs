@@ -23,6 +23,7 @@ internal sealed class SocketPipeWriter : PipeWriter
     private byte[] _buffer = [];
     private int _written;
     private bool _completed;
+    private bool _sending; // a send that did not finish at once may still read the buffer
     private volatile bool _cancelRequested;
 
     public SocketPipeWriter(Socket socket) => _socket = socket;
@@ -63,17 +64,19 @@ internal sealed class SocketPipeWriter : PipeWriter
             return default;
         }
         var send = _socket.SendAsync(_buffer.AsMemory(0, _written), SocketFlags.None, cancellationToken);
-        if (!send.IsCompletedSuccessfully)
+        int sent = 0;
+        if (send.IsCompletedSuccessfully)
         {
-            return FinishSendAsync(send, 0, cancellationToken);
+            sent = send.Result; // consumes the send: it must not be awaited again
+            if (sent == _written)
+            {
+                _written = 0;
+                return default;
+            }
+            send = _socket.SendAsync(_buffer.AsMemory(sent, _written - sent), SocketFlags.None, cancellationToken);
         }
-        int sent = send.Result;
-        if (sent == _written)
-        {
-            _written = 0;
-            return default;
-        }
-        return FinishSendAsync(_socket.SendAsync(_buffer.AsMemory(sent, _written - sent), SocketFlags.None, cancellationToken), sent, cancellationToken);
+        _sending = true;
+        return FinishSendAsync(send, sent, cancellationToken);
     }
 
     public override void CancelPendingFlush() => _cancelRequested = true;
@@ -85,7 +88,7 @@ internal sealed class SocketPipeWriter : PipeWriter
             return;
         }
         _completed = true;
-        if (_buffer.Length > 0)
+        if (_buffer.Length > 0 && !_sending) // else the buffer is left to the GC, never returned while in use
         {
             ArrayPool<byte>.Shared.Return(_buffer);
         }
@@ -97,15 +100,22 @@ internal sealed class SocketPipeWriter : PipeWriter
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<FlushResult> FinishSendAsync(ValueTask<int> send, int sent, CancellationToken cancellationToken)
     {
-        while (true)
+        try
         {
-            sent += await send.ConfigureAwait(false);
-            if (sent >= _written)
+            while (true)
             {
-                _written = 0;
-                return default;
+                sent += await send.ConfigureAwait(false);
+                if (sent >= _written)
+                {
+                    _written = 0;
+                    return default;
+                }
+                send = _socket.SendAsync(_buffer.AsMemory(sent, _written - sent), SocketFlags.None, cancellationToken);
             }
-            send = _socket.SendAsync(_buffer.AsMemory(sent, _written - sent), SocketFlags.None, cancellationToken);
+        }
+        finally
+        {
+            _sending = false;
         }
     }
 
