@@ -104,20 +104,7 @@ public sealed class SocketSessionAllocationTests
             Command(socket, replies, body, 250);
         }
 
-        for (int i = 0; i < WarmUp; i++)
-        {
-            OneMessage();
-        }
-        phase.SignalAndWait();
-        for (int round = 0; round < Rounds; round++)
-        {
-            phase.SignalAndWait();
-            for (int i = 0; i < Iterations; i++)
-            {
-                OneMessage();
-            }
-            phase.SignalAndWait();
-        }
+        RunPhases(phase, OneMessage);
         Command(socket, replies, Ascii("QUIT\r\n"), 221);
     }
 
@@ -137,9 +124,15 @@ public sealed class SocketSessionAllocationTests
             Command(socket, replies, quit, 221);
         }
 
+        RunPhases(phase, OneConnection);
+    }
+
+    /// <summary>Warm-up, then the measured rounds, each between two barriers the measuring thread also waits at.</summary>
+    private static void RunPhases(Barrier phase, Action operation)
+    {
         for (int i = 0; i < WarmUp; i++)
         {
-            OneConnection();
+            operation();
         }
         phase.SignalAndWait();
         for (int round = 0; round < Rounds; round++)
@@ -147,7 +140,7 @@ public sealed class SocketSessionAllocationTests
             phase.SignalAndWait();
             for (int i = 0; i < Iterations; i++)
             {
-                OneConnection();
+                operation();
             }
             phase.SignalAndWait();
         }

@@ -111,11 +111,7 @@ public sealed class SocketPipeTests : IAsyncLifetime
         Assert.True(cancelled.Buffer.IsEmpty);
         reader.AdvanceTo(cancelled.Buffer.Start);
 
-        await SendAsync("EHLO x\r\n");
-        var next = await reader.ReadAsync().AsTask().WaitAsync(Wait);
-        Assert.False(next.IsCanceled);
-        Assert.Equal("EHLO x\r\n", Text(next.Buffer));
-        reader.AdvanceTo(next.Buffer.End);
+        await ExpectNextReadAsync(reader, "EHLO x\r\n");
         reader.Complete();
     }
 
@@ -128,11 +124,7 @@ public sealed class SocketPipeTests : IAsyncLifetime
         Assert.True(cancelled.IsCanceled);
         reader.AdvanceTo(cancelled.Buffer.Start);
 
-        await SendAsync("NOOP\r\n");
-        var next = await reader.ReadAsync().AsTask().WaitAsync(Wait);
-        Assert.False(next.IsCanceled);
-        Assert.Equal("NOOP\r\n", Text(next.Buffer));
-        reader.AdvanceTo(next.Buffer.End);
+        await ExpectNextReadAsync(reader, "NOOP\r\n");
         reader.Complete();
     }
 
@@ -144,11 +136,7 @@ public sealed class SocketPipeTests : IAsyncLifetime
         var error = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => reader.ReadAsync(idle.Token).AsTask().WaitAsync(Wait));
         Assert.Equal(idle.Token, error.CancellationToken);
 
-        await SendAsync("QUIT\r\n");
-        var next = await reader.ReadAsync().AsTask().WaitAsync(Wait);
-        Assert.False(next.IsCanceled);
-        Assert.Equal("QUIT\r\n", Text(next.Buffer));
-        reader.AdvanceTo(next.Buffer.End);
+        await ExpectNextReadAsync(reader, "QUIT\r\n");
         reader.Complete();
     }
 
@@ -307,6 +295,16 @@ public sealed class SocketPipeTests : IAsyncLifetime
         Assert.Equal("221 bye\r\n", await ReceiveAsync(9));
         writer.Complete();
         Assert.Throws<ObjectDisposedException>(() => writer.GetSpan());
+    }
+
+    /// <summary>Sends <paramref name="text"/>; the next read must return exactly it, not a cancellation.</summary>
+    private async Task ExpectNextReadAsync(SocketPipeReader reader, string text)
+    {
+        await SendAsync(text);
+        var next = await reader.ReadAsync().AsTask().WaitAsync(Wait);
+        Assert.False(next.IsCanceled);
+        Assert.Equal(text, Text(next.Buffer));
+        reader.AdvanceTo(next.Buffer.End);
     }
 
     private async Task SendAsync(string text)
