@@ -15,10 +15,9 @@ namespace RelayAppliance.Server.Transport;
 /// <remarks>
 /// <para>
 /// Why not <c>PipeReader.Create(new NetworkStream(socket))</c>: at one message per connection, that layering cost
-/// every connection a NetworkStream, a StreamPipeReader with its options and segments, and a state-machine box for
-/// every read that had to wait (about four per message, since tens of sessions wait at once). Here a read that
-/// waits completes this object itself (<see cref="IValueTaskSource{TResult}"/>): a pending read allocates nothing.
-/// perf/RESULTS.md item 20 has the measurements.
+/// every connection a NetworkStream, a StreamPipeReader with its options and segments, and state-machine boxes for
+/// reads that had to wait; 11 % of the bytes allocated per message (perf/RESULTS.md item 20). Here a read that waits
+/// completes this object itself (<see cref="IValueTaskSource{TResult}"/>): a pending read allocates nothing.
 /// </para>
 /// <para>
 /// One read at a time, as for every PipeReader. <see cref="CancelPendingRead"/> may come from another thread; it
