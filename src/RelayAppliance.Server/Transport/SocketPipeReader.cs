@@ -39,12 +39,11 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
     private int _end; // end of the received input
     private int _examined; // the consumer has seen everything before this; a read waits for more than that
     private bool _peerDone; // the receive returned 0: the client closed its side
-    private bool _completed;
+    private bool _completed; // set under _cancelGate, so that a cancel from another thread sees it
     private bool _receiving;
-    private readonly Lock _cancelGate = new(); // guards the three fields below
+    private readonly Lock _cancelGate = new(); // guards the two fields below, and _completed's change
     private bool _cancelRequested;
     private CancellationTokenSource _receiveCancel = new();
-    private bool _disposed;
     private CancellationToken _callerToken;
     private CancellationTokenRegistration _callerRegistration;
     private ConfiguredValueTaskAwaitable<int>.ConfiguredValueTaskAwaiter _receive;
@@ -135,7 +134,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
     {
         lock (_cancelGate)
         {
-            if (_disposed)
+            if (_completed)
             {
                 return;
             }
@@ -146,11 +145,15 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
 
     public override void Complete(Exception? exception = null)
     {
-        if (_completed)
+        lock (_cancelGate)
         {
-            return;
+            if (_completed)
+            {
+                return;
+            }
+            _completed = true;
+            _receiveCancel.Dispose();
         }
-        _completed = true;
         _callerRegistration.Dispose();
         // A receive still in flight may yet write into the buffer: then it is left to the GC, never returned.
         if (_buffer is not null && !_receiving)
@@ -158,11 +161,6 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
             ArrayPool<byte>.Shared.Return(_buffer);
         }
         _buffer = null;
-        lock (_cancelGate)
-        {
-            _disposed = true;
-            _receiveCancel.Dispose();
-        }
     }
 
     ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _pendingRead.GetResult(token);
@@ -210,7 +208,7 @@ internal sealed class SocketPipeReader : PipeReader, IValueTaskSource<ReadResult
     {
         lock (_cancelGate)
         {
-            if (!_disposed)
+            if (!_completed)
             {
                 _receiveCancel.Cancel();
             }
