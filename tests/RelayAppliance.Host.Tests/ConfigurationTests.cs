@@ -75,6 +75,12 @@ public sealed class ConfigurationTests
     [InlineData("--Pop3:ImplicitTlsListen:0=127.0.0.1:9950", "Pop3:ImplicitTlsListen")]
     [InlineData("--Pop3:AllowPlaintextAuth=sometimes", "Pop3:AllowPlaintextAuth")]
     [InlineData("--Pop3:IdleTimeoutSeconds=60", "Pop3:IdleTimeoutSeconds")]
+    [InlineData("--Smtp:Listen=127.0.0.1:2700", "Smtp:Listen")]
+    [InlineData("--Dns:Servers=127.0.0.1:53", "Dns:Servers")]
+    [InlineData("--Delivery:Transports=relay.test", "Delivery:Transports")]
+    [InlineData("--Delivery:Smarthost:0=127.0.0.1:26", "Delivery:Smarthost:0")]
+    [InlineData("--Smtp:MaxRecipients:0=150", "Smtp:MaxRecipients:0")]
+    [InlineData("--Relay:LocalDomains:0:x=example.test", "Relay:LocalDomains:0:x")]
     public void BadSettingsNameTheirKey(string argument, string key)
     {
         var error = Assert.Throws<ConfigurationException>(() => SettingsLoader.Load(null, [argument]));

@@ -16,6 +16,12 @@ internal sealed class RelaydSettings
     public DnsSettings Dns { get; set; } = new();
     public MailboxesSettings Mailboxes { get; set; } = new();
     public Pop3Settings Pop3 { get; set; } = new();
+
+    // The settings that hold several values: lists (Key:0, Key:1, …) and maps (Key:NAME). Every other setting holds
+    // one value. SettingsLoader rejects a key that does not fit, because the binder would ignore it without a word.
+    internal static readonly string[] Lists =
+        ["Smtp:Listen", "Smtp:ImplicitTlsListen", "Pop3:Listen", "Pop3:ImplicitTlsListen", "Relay:LocalDomains", "Relay:RelayDomains", "Relay:TrustedNetworks", "Dns:Servers"];
+    internal static readonly string[] Maps = ["Mailboxes:Aliases", "Mailboxes:CatchAll", "Delivery:Transports"];
 }
 
 internal sealed class Pop3Settings

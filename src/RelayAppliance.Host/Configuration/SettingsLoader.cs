@@ -77,10 +77,35 @@ internal static class SettingsLoader
         {
             if (value is not null)
             {
+                RequireShape(key);
                 values[key] = value;
             }
         }
         return Validate(settings) with { Values = values };
+    }
+
+    /// <summary>
+    /// The binder ignores a value given to a list ("Smtp:Listen=…") and anything below a single value
+    /// ("Delivery:Smarthost:0=…"): the setting would keep its default without a word, e.g. relayd listening on 2525
+    /// when the operator asked for port 25.
+    /// </summary>
+    private static void RequireShape(string key)
+    {
+        var parts = key.Split(':');
+        if (parts.Length < 2)
+        {
+            return; // a section without a key; the binder reports what it cannot use
+        }
+        var setting = $"{parts[0]}:{parts[1]}";
+        bool list = RelaydSettings.Lists.Contains(setting, StringComparer.OrdinalIgnoreCase);
+        bool map = RelaydSettings.Maps.Contains(setting, StringComparer.OrdinalIgnoreCase);
+        if ((list || map) && parts.Length == 2)
+        {
+            Require(false, key, list
+                ? $"is a list: give its values as {setting}:0, {setting}:1, … (environment: RELAYD_{parts[0]}__{parts[1]}__0)"
+                : $"is a map: give its entries as {setting}:NAME=VALUE");
+        }
+        Require(parts.Length <= (list || map ? 3 : 2), key, $"{setting} takes a single value: write {setting}=VALUE");
     }
 
     /// <summary>
