@@ -53,6 +53,31 @@ public sealed class ConfigurationTests
         }
     }
 
+    [Fact]
+    public void KeysOfTheWrongShapeSayWhichFormTheSettingTakes()
+    {
+        var list = Assert.Throws<ConfigurationException>(() => SettingsLoader.Load(null, ["--Smtp:Listen=127.0.0.1:2700"]));
+        Assert.Contains("Smtp:Listen:0", list.Message);
+        Assert.Contains("RELAYD_Smtp__Listen__0", list.Message);
+        var map = Assert.Throws<ConfigurationException>(() => SettingsLoader.Load(null, ["--Mailboxes:Aliases=alice@localhost"]));
+        Assert.Contains("Mailboxes:Aliases:NAME=VALUE", map.Message);
+        var single = Assert.Throws<ConfigurationException>(() => SettingsLoader.Load(null, ["--Delivery:Smarthost:0=127.0.0.1:26"]));
+        Assert.Contains("Delivery:Smarthost=VALUE", single.Message);
+
+        // The same mistake in a JSON file: a list written as one string.
+        var file = Path.GetTempFileName();
+        File.WriteAllText(file, """{ "Smtp": { "Listen": "127.0.0.1:2700" } }""");
+        try
+        {
+            var json = Assert.Throws<ConfigurationException>(() => SettingsLoader.Load(file, []));
+            Assert.Contains("Smtp:Listen:0", json.Message);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     [Theory]
     [InlineData("--Smtp:MaxRecipients=abc", "Smtp:MaxRecipients")]
     [InlineData("--Smtp:MaxRecipients=99", "Smtp:MaxRecipients")]

@@ -99,11 +99,14 @@ internal static class SettingsLoader
         var setting = $"{parts[0]}:{parts[1]}";
         bool list = RelaydSettings.Lists.Contains(setting, StringComparer.OrdinalIgnoreCase);
         bool map = RelaydSettings.Maps.Contains(setting, StringComparer.OrdinalIgnoreCase);
-        if ((list || map) && parts.Length == 2)
+        if (list && parts.Length == 2)
         {
-            Require(false, key, list
-                ? $"is a list: give its values as {setting}:0, {setting}:1, … (environment: RELAYD_{parts[0]}__{parts[1]}__0)"
-                : $"is a map: give its entries as {setting}:NAME=VALUE");
+            throw new ConfigurationException(
+                $"{key}: is a list: give its values as {setting}:0, {setting}:1, … (environment: RELAYD_{parts[0]}__{parts[1]}__0)");
+        }
+        if (map && parts.Length == 2)
+        {
+            throw new ConfigurationException($"{key}: is a map: give its entries as {setting}:NAME=VALUE");
         }
         Require(parts.Length <= (list || map ? 3 : 2), key, $"{setting} takes a single value: write {setting}=VALUE");
     }
