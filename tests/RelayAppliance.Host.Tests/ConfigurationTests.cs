@@ -54,6 +54,20 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public void EnvironmentVariablesAreSettingsExceptTheLoadGeneratorsPassword()
+    {
+        var environment = new System.Collections.Hashtable
+        {
+            ["RELAYD_Smtp__Listen__0"] = "127.0.0.1:2700",
+            ["RELAYD_LOAD_PASSWORD"] = "secret",
+            ["HOME"] = "/root",
+        };
+        var settings = SettingsLoader.EnvironmentSettings(environment);
+        Assert.Equal("127.0.0.1:2700", Assert.Single(settings, s => s.Key == "Smtp:Listen:0").Value);
+        Assert.Single(settings);
+    }
+
+    [Fact]
     public void KeysOfTheWrongShapeSayWhichFormTheSettingTakes()
     {
         var list = Assert.Throws<ConfigurationException>(() => SettingsLoader.Load(null, ["--Smtp:Listen=127.0.0.1:2700"]));
@@ -106,6 +120,7 @@ public sealed class ConfigurationTests
     [InlineData("--Delivery:Smarthost:0=127.0.0.1:26", "Delivery:Smarthost:0")]
     [InlineData("--Smtp:MaxRecipients:0=150", "Smtp:MaxRecipients:0")]
     [InlineData("--Relay:LocalDomains:0:x=example.test", "Relay:LocalDomains:0:x")]
+    [InlineData("--Smtp=127.0.0.1:2700", "Smtp:KEY=VALUE")]
     public void BadSettingsNameTheirKey(string argument, string key)
     {
         var error = Assert.Throws<ConfigurationException>(() => SettingsLoader.Load(null, [argument]));

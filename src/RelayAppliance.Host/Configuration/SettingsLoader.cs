@@ -1,3 +1,4 @@
+using System.Collections;
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
@@ -7,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using RelayAppliance.Delivery.Dns;
 using RelayAppliance.Delivery.Outbound;
 using RelayAppliance.Delivery.Scheduling;
+using RelayAppliance.Host.Load;
 using RelayAppliance.Server.Pop3;
 using RelayAppliance.Server.Smtp;
 
@@ -51,7 +53,7 @@ internal static class SettingsLoader
             }
             builder.AddJsonFile(fullPath, optional: false, reloadOnChange: false);
         }
-        builder.AddEnvironmentVariables(EnvironmentPrefix);
+        builder.AddInMemoryCollection(EnvironmentSettings(Environment.GetEnvironmentVariables()));
         builder.AddCommandLine(overrides.ToArray());
 
         IConfigurationRoot root;
@@ -85,6 +87,26 @@ internal static class SettingsLoader
     }
 
     /// <summary>
+    /// RELAYD_Section__Key variables as configuration keys (Section:Key), as AddEnvironmentVariables reads them, except
+    /// <see cref="LoadOptions.PasswordVariable"/>: `relayd load`'s password shares the prefix but is no setting, and
+    /// as one it would stop every other command run from the same shell with "unknown key LOAD_PASSWORD".
+    /// </summary>
+    internal static Dictionary<string, string?> EnvironmentSettings(IDictionary environment)
+    {
+        var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (DictionaryEntry variable in environment)
+        {
+            var name = (string)variable.Key;
+            if (name.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase)
+                && !name.Equals(LoadOptions.PasswordVariable, StringComparison.OrdinalIgnoreCase))
+            {
+                settings[name[EnvironmentPrefix.Length..].Replace("__", ConfigurationPath.KeyDelimiter, StringComparison.Ordinal)] = (string?)variable.Value;
+            }
+        }
+        return settings;
+    }
+
+    /// <summary>
     /// The binder ignores a value given to a list ("Smtp:Listen=…") and anything below a single value
     /// ("Delivery:Smarthost:0=…"): the setting would keep its default without a word, e.g. relayd listening on 2525
     /// when the operator asked for port 25.
@@ -94,7 +116,8 @@ internal static class SettingsLoader
         var parts = key.Split(':');
         if (parts.Length < 2)
         {
-            return; // a section without a key; the binder reports what it cannot use
+            // Every top-level name is a section (an unknown one the binder has already refused).
+            throw new ConfigurationException($"{key}: is a section: set its keys as {key}:KEY=VALUE");
         }
         var setting = $"{parts[0]}:{parts[1]}";
         bool list = RelaydSettings.Lists.Contains(setting, StringComparer.OrdinalIgnoreCase);
