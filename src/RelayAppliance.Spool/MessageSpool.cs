@@ -69,9 +69,11 @@ public sealed partial class MessageSpool : IAsyncDisposable
         {
             var t = options.Tuning;
             spool._bodies = SpoolLog.Open("bodies", Path.Combine(options.Directory, "bodies"),
-                t.BodyPageBits, t.BodyMemoryBits, t.BodySegmentBits, t.BodyZeroAhead, loggerFactory, spool.OnCommitFailure);
+                t.BodyPageBits, t.BodyMemoryBits, t.BodySegmentBits, t.BodyZeroAhead, t.BodyCommitWritesInline, loggerFactory,
+                spool.OnCommitFailure);
             spool._journal = SpoolLog.Open("journal", Path.Combine(options.Directory, "journal"),
-                t.JournalPageBits, t.JournalMemoryBits, t.JournalSegmentBits, t.JournalZeroAhead, loggerFactory, spool.OnCommitFailure);
+                t.JournalPageBits, t.JournalMemoryBits, t.JournalSegmentBits, t.JournalZeroAhead, t.JournalCommitWritesInline,
+                loggerFactory, spool.OnCommitFailure);
             // Rebuilding keeps every record it reads: background GC marking only competes with the scan for the
             // cores, so it is off (blocking collections) until the index is built.
             var latency = GCSettings.LatencyMode;

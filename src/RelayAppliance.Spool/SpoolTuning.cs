@@ -36,6 +36,18 @@ internal sealed record SpoolTuning
     /// </summary>
     public long BodyZeroAhead { get; init; }
 
+    /// <summary>
+    /// Whether a log's commits write their data on the committing thread (<see cref="Storage.SpoolDevice.WriteInline"/>)
+    /// instead of handing it to the device's writer thread. The journal does: every message waits for its commit, and
+    /// the hand-off cost a wake-up per commit (perf/RESULTS.md item 16). The bodies log does not: FASTER issues that
+    /// write while its epoch is held, and until it returns a session whose chunk needs a new page spins in FASTER's
+    /// allocator (<c>TryAllocateRetryNow</c>), because the oldest page cannot be closed. 100 KiB ingest at 10 per
+    /// connection +40 %, −35 % CPU per message; end to end −15 % CPU (item 24). Journal pages are 4 MiB, so it turns
+    /// a page about once per 2,700 small messages and seldom meets that.
+    /// </summary>
+    public bool JournalCommitWritesInline { get; init; } = true;
+    public bool BodyCommitWritesInline { get; init; }
+
     /// <summary>Size of the pooled chunk buffer; one chunk entry (our prefix + payload + FASTER header) fills it exactly.</summary>
     public int ChunkBufferSize { get; init; } = 64 * 1024;
 

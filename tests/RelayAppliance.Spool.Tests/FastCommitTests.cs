@@ -16,8 +16,8 @@ public sealed class FastCommitTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private SpoolLog Open() => SpoolLog.Open("journal", _directory, pageBits: 16, memoryBits: 18, SegmentBits, zeroAhead: 64 * 1024,
-        NullLoggerFactory.Instance, static (_, ex) => throw new InvalidOperationException("unexpected log failure", ex));
+    private SpoolLog Open(bool commitWritesInline = true) => SpoolLog.Open("journal", _directory, pageBits: 16, memoryBits: 18,
+        SegmentBits, zeroAhead: 64 * 1024, commitWritesInline, NullLoggerFactory.Instance, static (_, ex) => throw new InvalidOperationException("unexpected log failure", ex));
 
     private static byte[] Entry(int length, byte value) => Enumerable.Repeat(value, length).ToArray();
 
@@ -54,6 +54,25 @@ public sealed class FastCommitTests : IDisposable
             Assert.Equal(Enumerable.Range(1, 5).Select(i => Entry(200, (byte)i)), Entries(log));
             Assert.Equal(log.CommittedUntilAddress, log.TailAddress);
         }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Commit_writes_run_on_the_committing_thread_only_when_the_log_is_opened_so(bool inline)
+    {
+        await using (var log = Open(inline))
+        {
+            for (byte i = 1; i <= 3; i++)
+                await CommitAsync(log, await AppendAsync(log, Entry(200, i)));
+            if (inline)
+                Assert.True(log.Device.InlineWrites >= 3, $"{log.Device.InlineWrites} inline writes");
+            else
+                Assert.Equal(0, log.Device.InlineWrites); // the writer thread wrote them, and the commits still waited
+            log.AbandonUncommittedOnDispose();
+        }
+        await using (var log = Open(inline))
+            Assert.Equal(Enumerable.Range(1, 3).Select(i => Entry(200, (byte)i)), Entries(log));
     }
 
     [Fact]

@@ -28,6 +28,7 @@ internal sealed class SpoolDevice : StorageDeviceBase
     private readonly long _zeroAhead;
     private readonly Dictionary<int, SafeFileHandle> _segments = [];
     private readonly Queue<PendingWrite> _writes = new(); // also the monitor the writer thread waits on
+    private long _inlineWrites;
     // Serialises data writes and zero-fill, and guards the tail fields below. The writer thread takes it inside
     // _writes; nothing takes _writes inside it.
     private readonly Lock _io = new();
@@ -66,6 +67,9 @@ internal sealed class SpoolDevice : StorageDeviceBase
         get => t_writeInline;
         set => t_writeInline = value;
     }
+
+    /// <summary>Writes performed on the issuing thread so far (tests).</summary>
+    internal long InlineWrites => Interlocked.Read(ref _inlineWrites);
 
     /// <summary>Told about every failed data write before its callback runs (the log fails its waiters).</summary>
     internal Action<Exception>? WriteFailed { get; set; }
@@ -106,6 +110,7 @@ internal sealed class SpoolDevice : StorageDeviceBase
         var write = new PendingWrite(sourceAddress, segmentId, (long)destinationAddress, numBytesToWrite, callback, context);
         if (t_writeInline)
         {
+            Interlocked.Increment(ref _inlineWrites);
             bool zeroFillDue;
             Exception? error;
             lock (_io)

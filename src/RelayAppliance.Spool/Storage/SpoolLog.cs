@@ -17,7 +17,8 @@ namespace RelayAppliance.Spool.Storage;
 /// recovery scans forward from it, which is safe because every open cuts the log at its recovered tail
 /// (<see cref="HoldsBytesBeyond"/>).
 /// At most one commit is in flight. When none is, a signal wakes the committer thread, which issues one; the data
-/// write runs on that thread (<see cref="SpoolDevice.WriteInline"/>), FASTER's commit worker runs the completion
+/// write runs on that thread (<see cref="SpoolDevice.WriteInline"/>; unless the log is opened without, see
+/// <see cref="SpoolTuning.BodyCommitWritesInline"/>), FASTER's commit worker runs the completion
 /// callback once it is durable, and that releases the waiters the commit covers, running their continuations
 /// inline (a session writes its 250 and waits for the socket again), and, if more was signalled meanwhile, issues the
 /// next commit right there. Under steady load commits thus follow each other on one thread, where before every commit
@@ -55,9 +56,10 @@ internal sealed class SpoolLog : IAsyncDisposable
     private int _chained;
     private volatile bool _stopping;
     private volatile bool _commitOnStop = true;
+    private readonly bool _commitWritesInline;
 
     private SpoolLog(string name, string directory, int pageBits, int segmentBits, FasterLog log, SpoolDevice device, SlotCommitManager commits,
-        ILogger logger, Action<SpoolLog, Exception> onFailure)
+        ILogger logger, Action<SpoolLog, Exception> onFailure, bool commitWritesInline)
     {
         Name = name;
         Directory = directory;
@@ -68,6 +70,7 @@ internal sealed class SpoolLog : IAsyncDisposable
         _commits = commits;
         _logger = logger;
         _onFailure = onFailure;
+        _commitWritesInline = commitWritesInline;
         _committed = OnCommitted;
         _committer = new Thread(CommitterLoop) { IsBackground = true, Name = "spool-commit " + name };
         device.WriteFailed = OnStorageFailure;
@@ -92,7 +95,7 @@ internal sealed class SpoolLog : IAsyncDisposable
     /// what was committed (§6.1): no readable commit while segments hold data, or recovery below the high-water mark.
     /// </summary>
     public static SpoolLog Open(string name, string directory, int pageBits, int memoryBits, int segmentBits, long zeroAhead,
-        ILoggerFactory loggerFactory, Action<SpoolLog, Exception> onFailure)
+        bool commitWritesInline, ILoggerFactory loggerFactory, Action<SpoolLog, Exception> onFailure)
     {
         System.IO.Directory.CreateDirectory(directory);
         bool segmentsHoldData = SegmentsHoldData(directory);
@@ -128,7 +131,7 @@ internal sealed class SpoolLog : IAsyncDisposable
             if (log.CommittedUntilAddress < commits.OpenedHighWater)
                 throw new SpoolRecoveryException($"The {name} log in '{directory}' recovered to address {log.CommittedUntilAddress}, below its committed high-water mark {commits.OpenedHighWater}; refusing to start.");
 
-            var spoolLog = new SpoolLog(name, directory, pageBits, segmentBits, log, device, commits, loggerFactory.CreateLogger("RelayAppliance.Spool"), onFailure);
+            var spoolLog = new SpoolLog(name, directory, pageBits, segmentBits, log, device, commits, loggerFactory.CreateLogger("RelayAppliance.Spool"), onFailure, commitWritesInline);
             spoolLog._committer.Start();
             return spoolLog;
         }
@@ -392,7 +395,7 @@ internal sealed class SpoolLog : IAsyncDisposable
     {
         bool issued;
         _inFlight = true;
-        SpoolDevice.WriteInline = true;
+        SpoolDevice.WriteInline = _commitWritesInline;
         try
         {
             // A strong commit, because only those take a completion callback. Our committer serialises them anyway.
