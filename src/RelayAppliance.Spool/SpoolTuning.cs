@@ -41,9 +41,9 @@ internal sealed record SpoolTuning
     /// instead of handing it to the device's writer thread. The journal does: every message waits for its commit, and
     /// the hand-off cost a wake-up per commit (perf/RESULTS.md item 16). The bodies log does not: FASTER issues that
     /// write while its epoch is held, and until it returns a session whose chunk needs a new page spins in FASTER's
-    /// allocator (<c>TryAllocateRetryNow</c>), because the oldest page cannot be closed. 100 KiB ingest at 10 per
-    /// connection +40 %, −35 % CPU per message; end to end −15 % CPU (item 24). Journal pages are 4 MiB, so it turns
-    /// a page about once per 2,700 small messages and seldom meets that.
+    /// allocator (<c>TryAllocateRetryNow</c>), because the oldest page cannot be closed. Handing it off: 100 KiB ingest
+    /// at 10 per connection +23–52 %, 23–39 % less CPU per message; end to end 14–19 % less (item 24). The journal's
+    /// 4 MiB pages turn about once per 2,700 small messages, so it seldom meets that.
     /// </summary>
     public bool JournalCommitWritesInline { get; init; } = true;
     public bool BodyCommitWritesInline { get; init; }
