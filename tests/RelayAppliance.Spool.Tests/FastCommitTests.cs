@@ -17,7 +17,8 @@ public sealed class FastCommitTests : IDisposable
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
     private SpoolLog Open(bool commitWritesInline = true) => SpoolLog.Open("journal", _directory, pageBits: 16, memoryBits: 18,
-        SegmentBits, zeroAhead: 64 * 1024, commitWritesInline, NullLoggerFactory.Instance, static (_, ex) => throw new InvalidOperationException("unexpected log failure", ex));
+        SegmentBits, zeroAhead: 64 * 1024, commitWritesInline, NullLoggerFactory.Instance,
+        static (_, ex) => throw new InvalidOperationException("unexpected log failure", ex));
 
     private static byte[] Entry(int length, byte value) => Enumerable.Repeat(value, length).ToArray();
 
