@@ -273,8 +273,9 @@ public sealed partial class MessageSpool : IAsyncDisposable
                 throw new ArgumentException("A message needs at least one recipient.", nameof(envelope));
 
             // A small body that is still all in the writer's buffer goes into the Accepted record itself: then only J
-            // has to commit (SpoolTuning.InlineBodyLimit).
-            bool inline = body.Chunks.IsEmpty && body.Length <= _tuning.InlineBodyLimit && _index.Count < _tuning.InlineBodyMaxQueued;
+            // has to commit (SpoolTuning.InlineBodyLimit, InlineBodyMaxKeptBytes).
+            bool inline = body.Chunks.IsEmpty && body.Length <= _tuning.InlineBodyLimit
+                && _index.JournalLiveBytes < _tuning.InlineBodyMaxKeptBytes;
             if (!inline)
                 await body.FlushChunkAsync(cancellationToken).ConfigureAwait(false);
             ulong id = body.EnsureMessageId();

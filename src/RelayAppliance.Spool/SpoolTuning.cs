@@ -59,11 +59,12 @@ internal sealed record SpoolTuning
     public int InlineBodyLimit { get; init; } = 4096;
 
     /// <summary>
-    /// ... but only while fewer messages than this are queued: the index keeps every queued record in memory, so this
-    /// bounds what inline bodies can cost in RSS (16384 × 4 KiB = 64 MiB) however large a deferred queue grows. Beyond
-    /// it bodies go to B as before.
+    /// ... but only while the records the index keeps in memory (every queued message's, inline bodies included) total
+    /// less than this many bytes: so inline bodies cost at most 64 MiB of RSS however large a deferred queue grows.
+    /// Beyond it bodies go to B as before. A byte budget, not a message count (16,384 before), so that small mail
+    /// stays inline about three times as long: 1 KiB messages up to ~50,000 queued (perf/RESULTS.md item 25).
     /// </summary>
-    public int InlineBodyMaxQueued { get; init; } = 16384;
+    public long InlineBodyMaxKeptBytes { get; init; } = 64L << 20;
 
     /// <summary>How often the reclaimer truncates/compacts; <see cref="Timeout.InfiniteTimeSpan"/> disables the loop.</summary>
     public TimeSpan ReclaimInterval { get; init; } = TimeSpan.FromSeconds(5);
@@ -114,7 +115,7 @@ internal sealed record SpoolTuning
             throw new ArgumentException("A segment must hold at least one page.");
         if (JournalMemoryBits < JournalPageBits + 1 || BodyMemoryBits < BodyPageBits + 1)
             throw new ArgumentException("The in-memory buffer must hold at least two pages.");
-        if (InlineBodyLimit < 0 || InlineBodyMaxQueued < 0 || InlineBodyLimit > 1 << (JournalPageBits - 1))
+        if (InlineBodyLimit < 0 || InlineBodyMaxKeptBytes < 0 || InlineBodyLimit > 1 << (JournalPageBits - 1))
             throw new ArgumentException("Inline bodies need a non-negative limit of at most half a journal page (the envelope needs the rest).");
         if (JournalZeroAhead < 0 || BodyZeroAhead < 0)
             throw new ArgumentException("Zero-fill ahead cannot be negative.");

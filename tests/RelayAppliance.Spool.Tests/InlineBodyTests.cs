@@ -5,7 +5,7 @@ namespace RelayAppliance.Spool.Tests;
 /// <summary>Small bodies stored in the journal's Accepted record (SpoolTuning.InlineBodyLimit) instead of B.</summary>
 public sealed class InlineBodyTests
 {
-    private static readonly SpoolTuning Inline = SpoolTuning.Small with { InlineBodyLimit = 4096, InlineBodyMaxQueued = 100 };
+    private static readonly SpoolTuning Inline = SpoolTuning.Small with { InlineBodyLimit = 4096, InlineBodyMaxKeptBytes = 1 << 20 };
 
     [Fact]
     public async Task A_small_body_goes_into_the_journal_record_and_nothing_into_the_body_log()
@@ -27,20 +27,45 @@ public sealed class InlineBodyTests
     [Fact]
     public async Task A_body_over_the_limit_or_a_full_queue_uses_the_body_log()
     {
-        using var temp = new TempSpool(Inline with { InlineBodyMaxQueued = 3 });
+        using var temp = new TempSpool(Inline);
+        await using var spool = temp.Open();
+        var large = await spool.AcceptAsync(SpoolTestExtensions.Body(4097, 2));
+        Assert.False(IsInline(spool, large)); // over the limit, with nothing queued
+        Assert.Equal(SpoolTestExtensions.Body(4097, 2), await spool.ReadBodyAsync(large));
+    }
+
+    [Fact]
+    public async Task Small_bodies_go_inline_only_while_the_kept_records_are_under_the_byte_budget()
+    {
+        // A budget of two small messages' records: a third finds it spent.
+        int record = await InlineRecordSizeAsync();
+        using var temp = new TempSpool(Inline with { InlineBodyMaxKeptBytes = 2 * record });
         await using var spool = temp.Open();
 
-        var large = await spool.AcceptAsync(SpoolTestExtensions.Body(4097, 2));
-        Assert.False(AcceptedView.Parse(spool.Index.Find(large.Value)!.Record).HasInlineBody);
-
         var small = new List<MessageId>();
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 4; i++)
             small.Add(await spool.AcceptAsync(SpoolTestExtensions.Body(100, 10 + i)));
-        // Queued before each: 1, 2, 3 messages; the third finds the queue at its cap.
-        Assert.Equal([true, true, false], small.Select(id => AcceptedView.Parse(spool.Index.Find(id.Value)!.Record).HasInlineBody));
-        Assert.Equal(SpoolTestExtensions.Body(4097, 2), await spool.ReadBodyAsync(large));
-        for (int i = 0; i < 3; i++)
+        // Kept before each: no record, one, two, and two plus the third's (whose body went to the body log).
+        Assert.Equal([true, true, false, false], small.Select(id => IsInline(spool, id)));
+        for (int i = 0; i < 4; i++)
             Assert.Equal(SpoolTestExtensions.Body(100, 10 + i), await spool.ReadBodyAsync(small[i]));
+
+        // Once messages leave, the budget is free again.
+        foreach (var id in small)
+            Assert.True(await spool.DeleteAsync(id, CancellationToken.None));
+        var later = await spool.AcceptAsync(SpoolTestExtensions.Body(100, 20));
+        Assert.True(IsInline(spool, later));
+    }
+
+    private static bool IsInline(MessageSpool spool, MessageId id) => AcceptedView.Parse(spool.Index.Find(id.Value)!.Record).HasInlineBody;
+
+    private static async Task<int> InlineRecordSizeAsync()
+    {
+        using var temp = new TempSpool(Inline);
+        await using var spool = temp.Open();
+        var id = await spool.AcceptAsync(SpoolTestExtensions.Body(100, 1));
+        Assert.True(IsInline(spool, id));
+        return spool.Index.Find(id.Value)!.Record.Length;
     }
 
     [Fact]
