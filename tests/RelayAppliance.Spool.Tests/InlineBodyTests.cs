@@ -25,7 +25,7 @@ public sealed class InlineBodyTests
     }
 
     [Fact]
-    public async Task A_body_over_the_limit_or_a_full_queue_uses_the_body_log()
+    public async Task A_body_over_the_limit_uses_the_body_log()
     {
         using var temp = new TempSpool(Inline);
         await using var spool = temp.Open();
