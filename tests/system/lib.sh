@@ -80,6 +80,10 @@ stop_pid() {
     kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; STOP_RC=timeout
 }
 
+# socket_threads PID: .NET socket engine threads of a process; relayd's servers run one per two cores, at least one.
+socket_threads() { cat /proc/"$1"/task/*/comm 2>/dev/null | grep -c '^\.NET Sockets$'; }
+SERVER_SOCKET_THREADS=$(( $(nproc) / 2 > 1 ? $(nproc) / 2 : 1 ))
+
 # rss_kb PID [FIELD]: VmRSS (or VmHWM, the peak) of a process in kB.
 rss_kb() { awk -v f="${2:-VmRSS}:" '$1 == f { print $2 }' "/proc/$1/status"; }
 

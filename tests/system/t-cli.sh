@@ -24,9 +24,8 @@ expect_usage_error Smtp:Listen:0 --Smtp:Listen:0=nonsense
 start_relayd cli "$D" 2525 || { fail "relayd starts"; finish; }
 first=$RELAYD_PID
 for to in a b c; do swaks_to 2525 --from s@sender.test --to "$to@queue.test" >/dev/null 2>&1; done
-EXPECTED_THREADS=$(( $(nproc) / 2 > 1 ? $(nproc) / 2 : 1 ))
-threads=$(cat /proc/"$first"/task/*/comm 2>/dev/null | grep -c '^\.NET Sockets$')
-check "relayd run has one socket thread per two cores ($EXPECTED_THREADS here; got $threads)" test "$threads" = "$EXPECTED_THREADS"
+threads=$(socket_threads "$first")
+check "relayd run has one socket thread per two cores ($SERVER_SOCKET_THREADS here; got $threads)" test "$threads" = "$SERVER_SOCKET_THREADS"
 ids=$(relayd_cmd "$D" queue list --json | $PY -c 'import json,sys; print(" ".join(json.loads(l)["id"] for l in sys.stdin))')
 read -r -a ID <<<"$ids"
 check "queue list (running) shows the 3 messages" test "${#ID[@]}" -eq 3
