@@ -425,17 +425,43 @@ public sealed partial class MessageSpool : IAsyncDisposable
                 await destination.WriteAsync(record.AsMemory(AcceptedRecord.FixedSize, inlineLength), cancellationToken).ConfigureAwait(false);
                 return;
             }
-            foreach (var chunk in chunks)
+            var entries = ArrayPool<byte>.Shared.Rent(EntrySize(LargestChunk(chunks)));
+            try
             {
-                var (owner, length) = await ReadChunkAsync(id.Value, chunk, cancellationToken).ConfigureAwait(false);
-                using (owner)
-                    await destination.WriteAsync(owner.Memory.Slice(RecordLayout.ChunkPrefixSize, chunk.Length), cancellationToken).ConfigureAwait(false);
+                foreach (var chunk in chunks)
+                {
+                    var entry = entries.AsMemory(0, EntrySize(chunk.Length));
+                    if (_bodies.TryReadCommitted(chunk.Address, entry.Span)
+                        && RecordLayout.IsExpectedChunk(entry.Span[FasterEntry.HeaderSize..], id.Value, chunk.Length))
+                    {
+                        await destination.WriteAsync(entry[(FasterEntry.HeaderSize + RecordLayout.ChunkPrefixSize)..], cancellationToken).ConfigureAwait(false);
+                        continue;
+                    }
+                    var (owner, length) = await ReadChunkAsync(id.Value, chunk, cancellationToken).ConfigureAwait(false);
+                    using (owner)
+                        await destination.WriteAsync(owner.Memory.Slice(RecordLayout.ChunkPrefixSize, chunk.Length), cancellationToken).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(entries);
             }
         }
         finally
         {
             _index.UnpinBody(reader);
         }
+    }
+
+    /// <summary>A chunk's whole entry in B: FASTER's header, our prefix, the payload.</summary>
+    private static int EntrySize(int chunkLength) => FasterEntry.HeaderSize + RecordLayout.ChunkPrefixSize + chunkLength;
+
+    private static int LargestChunk(BodyChunk[] chunks)
+    {
+        int largest = 0;
+        foreach (var chunk in chunks)
+            largest = Math.Max(largest, chunk.Length);
+        return largest;
     }
 
     /// <summary>Reads one chunk entry (our prefix + payload) from B and checks it is the one the journal means.</summary>

@@ -120,8 +120,8 @@ internal readonly record struct RecordHeader(RecordKind Kind, byte Version, ulon
 
 internal static class RecordLayout
 {
-    /// <summary>FasterLog's own entry header with PerEntry checksums: 4-byte length + 8-byte checksum.</summary>
-    public const int FasterEntryHeaderSize = 12;
+    /// <summary>FasterLog's own entry header with PerEntry checksums: 8-byte checksum + 4-byte length.</summary>
+    public const int FasterEntryHeaderSize = Storage.FasterEntry.HeaderSize;
 
     public const byte ChunkVersion = 1;
     public const byte AcceptedVersion = 2;

@@ -29,6 +29,7 @@ internal sealed class SpoolDevice : StorageDeviceBase
     private readonly Dictionary<int, SafeFileHandle> _segments = [];
     private readonly Queue<PendingWrite> _writes = new(); // also the monitor the writer thread waits on
     private long _inlineWrites;
+    private bool _cachedReadsUnsupported;
     // Serialises data writes and zero-fill, and guards the tail fields below. The writer thread takes it inside
     // _writes; nothing takes _writes inside it.
     private readonly Lock _io = new();
@@ -138,6 +139,41 @@ internal sealed class SpoolDevice : StorageDeviceBase
     {
         // Off the caller's thread: FASTER issues reads under epoch protection and expects the callback later.
         ThreadPool.UnsafeQueueUserWorkItem(new PendingRead(this, segmentId, (long)sourceAddress, destinationAddress, readLength, callback, context), preferLocal: false);
+    }
+
+    /// <summary>
+    /// Reads <paramref name="destination"/> at <paramref name="offset"/> of a segment on the calling thread, if the page
+    /// cache holds all of it (<see cref="PageCacheRead"/>): false when it does not, or when the segment is not open.
+    /// </summary>
+    internal bool TryReadCached(int segment, long offset, Span<byte> destination)
+    {
+        if (Volatile.Read(ref _cachedReadsUnsupported))
+            return false;
+        SafeFileHandle? handle;
+        lock (_segments)
+        {
+            if (_disposed || !_segments.TryGetValue(segment, out handle))
+                return false;
+        }
+        PageCacheRead.Outcome outcome;
+        try
+        {
+            outcome = PageCacheRead.TryRead(handle, destination, offset);
+        }
+        catch (ObjectDisposedException)
+        {
+            return false; // the segment was removed meanwhile: the ordinary read reports what is wrong
+        }
+        switch (outcome)
+        {
+            case PageCacheRead.Outcome.Read:
+                return true;
+            case PageCacheRead.Outcome.Unsupported:
+                Volatile.Write(ref _cachedReadsUnsupported, true);
+                return false;
+            default:
+                return false;
+        }
     }
 
     /// <summary>
