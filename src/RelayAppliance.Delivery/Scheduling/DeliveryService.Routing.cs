@@ -205,35 +205,36 @@ public sealed partial class DeliveryService
             || e.Address.Equals(IPAddress.Any) || e.Address.Equals(IPAddress.IPv6Any))));
 
     /// <summary>Waits for a slot in the destination's window; null when the destination is dead (defer now).</summary>
-    private async Task<DestinationWindow?> EnterWindowAsync(string destination, CancellationToken token)
+    /// <summary>
+    /// A place in the destination's window, or null while the destination is dead. When the window is full the
+    /// delivery queues, and <see cref="LeaveWindow"/> hands each place it frees straight to the first in line.
+    /// </summary>
+    /// <remarks>
+    /// Why a hand-off: waking every queued delivery to look again cost each finished delivery one thread-pool work item
+    /// per queued one (up to 4 × Delivery:MaxConnections of them, all for one destination in a burst), nearly all of
+    /// which only queued again (perf/RESULTS.md item 26). Only <see cref="DisposeAsync"/> cancels a queued delivery:
+    /// it cancels the token first and then empties the queues, so a delivery must not queue once the token is cancelled.
+    /// </remarks>
+    private Task<DestinationWindow?> EnterWindowAsync(string destination, CancellationToken token)
     {
-        while (true)
+        lock (_gate)
         {
-            TaskCompletionSource waiter;
-            lock (_gate)
+            token.ThrowIfCancellationRequested();
+            if (!_windows.TryGetValue(destination, out var window))
             {
-                if (!_windows.TryGetValue(destination, out var window))
-                {
-                    _windows[destination] = window = new DestinationWindow(_options.PerDestination);
-                }
-                var now = _time.GetUtcNow();
-                if (window.CanStart(now))
-                {
-                    window.Start();
-                    return window;
-                }
-                if (window.DeadUntil is { } until && now < until)
-                {
-                    return null;
-                }
-                if (!_windowWaiters.TryGetValue(destination, out var queue))
-                {
-                    _windowWaiters[destination] = queue = new Queue<TaskCompletionSource>();
-                }
-                waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                queue.Enqueue(waiter);
+                _windows[destination] = window = new DestinationWindow(_options.PerDestination);
             }
-            await waiter.Task.WaitAsync(token).ConfigureAwait(false);
+            if (!_windowWaiters.ContainsKey(destination) && TryEnter(window, _time.GetUtcNow(), out var place))
+            {
+                return Task.FromResult(place);
+            }
+            if (!_windowWaiters.TryGetValue(destination, out var queue))
+            {
+                _windowWaiters[destination] = queue = new Queue<TaskCompletionSource<DestinationWindow?>>();
+            }
+            var waiter = new TaskCompletionSource<DestinationWindow?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            queue.Enqueue(waiter);
+            return waiter.Task;
         }
     }
 
@@ -241,23 +242,42 @@ public sealed partial class DeliveryService
     {
         lock (_gate)
         {
+            var now = _time.GetUtcNow();
             if (connected)
             {
                 window.Succeeded();
             }
             else
             {
-                window.Failed(_time.GetUtcNow());
+                window.Failed(now);
             }
-            // Wake every waiter: each re-checks the window (it may have grown, shrunk or died).
-            if (_windowWaiters.Remove(destination, out var queue))
+            // In order, as long as the window has room (it may have grown); a dead destination answers all of them.
+            if (_windowWaiters.TryGetValue(destination, out var queue))
             {
-                while (queue.TryDequeue(out var waiter))
+                while (queue.Count > 0 && TryEnter(window, now, out var place))
                 {
-                    waiter.TrySetResult();
+                    queue.Dequeue().SetResult(place);
+                    _windowHandOffs++;
+                }
+                if (queue.Count == 0)
+                {
+                    _windowWaiters.Remove(destination);
                 }
             }
         }
+    }
+
+    /// <summary>Under _gate: true with a place (started) when the window has room, true with null when it is dead.</summary>
+    private static bool TryEnter(DestinationWindow window, DateTimeOffset now, out DestinationWindow? place)
+    {
+        place = null;
+        if (window.CanStart(now))
+        {
+            window.Start();
+            place = window;
+            return true;
+        }
+        return window.DeadUntil is { } until && now < until;
     }
 
     public async ValueTask DisposeAsync()

@@ -115,6 +115,29 @@ public sealed class DeliveryServiceClockTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_full_window_hands_each_freed_place_to_one_queued_delivery()
+    {
+        var release = new TaskCompletionSource();
+        var peer = _h.Peer("127.0.0.66");
+        peer.HoldGreeting = release.Task;
+        var service = _h.Start(o => Transport(o, "partner.test", peer) with { PerDestination = new ConcurrencyOptions { Initial = 1, Limit = 1 } });
+        var ids = new List<MessageId>();
+        for (var i = 0; i < 6; i++)
+        {
+            ids.Add(await _h.QueueAsync("a@local.test", $"user{i}@partner.test"));
+        }
+
+        await _h.WaitForAsync(() => peer.Active == 1 && service.QueuedForWindows == 5, "one connection held by the slow peer, five queued");
+        Assert.Equal(0, service.WindowHandOffs);
+        release.SetResult();
+        await _h.WaitForAsync(() => ids.All(id => _h.Spool.Find(id) is null), "all six to be delivered");
+        // The five that queued behind the first were each handed its place once: not woken by every delivery that ended.
+        Assert.Equal(5, service.WindowHandOffs);
+        Assert.Equal(1, peer.MaxActive);
+        Assert.Equal(6, Count(peer, "MAIL"));
+    }
+
+    [Fact]
     public async Task TheGlobalLimitCapsConnectionsAcrossDestinations()
     {
         var release = new TaskCompletionSource();
