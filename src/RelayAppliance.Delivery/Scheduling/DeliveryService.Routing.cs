@@ -204,7 +204,6 @@ public sealed partial class DeliveryService
         || host.Addresses.Any(a => _options.OwnEndpoints.Any(e => e.Port == _options.MxPort && (e.Address.Equals(a)
             || e.Address.Equals(IPAddress.Any) || e.Address.Equals(IPAddress.IPv6Any))));
 
-    /// <summary>Waits for a slot in the destination's window; null when the destination is dead (defer now).</summary>
     /// <summary>
     /// A place in the destination's window, or null while the destination is dead. When the window is full the
     /// delivery queues, and <see cref="LeaveWindow"/> hands each place it frees straight to the first in line.

@@ -30,30 +30,6 @@ public sealed partial class DeliveryService : IAsyncDisposable
     private readonly Dictionary<string, DestinationWindow> _windows = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Queue<TaskCompletionSource<DestinationWindow?>>> _windowWaiters = new(StringComparer.Ordinal);
     private long _windowHandOffs; // under _gate
-
-    /// <summary>Deliveries queued for a place in a destination's window now (tests).</summary>
-    internal int QueuedForWindows
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _windowWaiters.Values.Sum(queue => queue.Count);
-            }
-        }
-    }
-
-    /// <summary>Queued deliveries given a place (or a dead destination's answer) by a leaving one, so far (tests).</summary>
-    internal long WindowHandOffs
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _windowHandOffs;
-            }
-        }
-    }
     private readonly SemaphoreSlim _connections;
     private readonly SemaphoreSlim _wakeup = new(0, 1);
     private readonly ConnectionPool _pool;
@@ -86,6 +62,30 @@ public sealed partial class DeliveryService : IAsyncDisposable
             lock (_gate)
             {
                 return _due.Count;
+            }
+        }
+    }
+
+    /// <summary>Deliveries queued for a place in a destination's window now (tests).</summary>
+    internal int QueuedForWindows
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _windowWaiters.Values.Sum(queue => queue.Count);
+            }
+        }
+    }
+
+    /// <summary>Queued deliveries given a place (or a dead destination's answer) by a leaving one, so far (tests).</summary>
+    internal long WindowHandOffs
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _windowHandOffs;
             }
         }
     }

@@ -7,8 +7,9 @@ namespace RelayAppliance.Spool.Storage;
 /// One FasterLog entry as it lies in a segment file, with per-entry checksums (FASTER 2.6.5 <c>FasterLog.SetHeader</c>
 /// and <c>VerifyChecksum</c>): an 8-byte checksum, the 4-byte payload length, the payload. The checksum is the XOR of
 /// the length and payload taken as 8-byte words, the bytes of a last partial word XORed in one by one
-/// (<c>Utility.XorBytes</c>); all in the machine's byte order, as FASTER writes it. It is FASTER's on-disk format, which recovery already relies on; here it lets the spool
-/// check an entry it read from the file itself exactly as FASTER's own read would.
+/// (<c>Utility.XorBytes</c>); all in the machine's byte order, as FASTER writes it. It is FASTER's on-disk format,
+/// which recovery already relies on; here it lets the spool check an entry it read from the file itself exactly as
+/// FASTER's own read would.
 /// </summary>
 internal static class FasterEntry
 {

@@ -164,16 +164,9 @@ internal sealed class SpoolDevice : StorageDeviceBase
         {
             return false; // the segment was removed meanwhile: the ordinary read reports what is wrong
         }
-        switch (outcome)
-        {
-            case PageCacheRead.Outcome.Read:
-                return true;
-            case PageCacheRead.Outcome.Unsupported:
-                Volatile.Write(ref _cachedReadsUnsupported, true);
-                return false;
-            default:
-                return false;
-        }
+        if (outcome == PageCacheRead.Outcome.Unsupported)
+            Volatile.Write(ref _cachedReadsUnsupported, true);
+        return outcome == PageCacheRead.Outcome.Read;
     }
 
     /// <summary>
