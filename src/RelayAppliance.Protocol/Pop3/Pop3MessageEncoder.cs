@@ -1,4 +1,5 @@
 using System.Buffers;
+using RelayAppliance.Protocol.Smtp;
 
 namespace RelayAppliance.Protocol.Pop3;
 
@@ -45,6 +46,15 @@ public struct Pop3MessageEncoder
     /// <summary>Writes the next chunk of the stored message, stuffed. Returns the number of input bytes used (less than the input only once complete).</summary>
     public int Write(ReadOnlySpan<byte> input, IBufferWriter<byte> output)
     {
+        if (_bodyLinesLeft < 0 && !_complete && !input.IsEmpty)
+        {
+            // RETR: no lines to count, so the input goes out in runs between line-starting dots.
+            DotStuffer.Write(input, output, atLineStart: !_midLine);
+            _midLine = input[^1] != Lf;
+            _lastWasCr = _midLine && input[^1] == Cr;
+            return input.Length;
+        }
+
         int used = 0;
         while (used < input.Length && !_complete)
         {
