@@ -425,16 +425,16 @@ public sealed partial class MessageSpool : IAsyncDisposable
                 await destination.WriteAsync(record.AsMemory(AcceptedRecord.FixedSize, inlineLength), cancellationToken).ConfigureAwait(false);
                 return;
             }
-            var entries = ArrayPool<byte>.Shared.Rent(EntrySize(LargestChunk(chunks)));
+            var entries = ArrayPool<byte>.Shared.Rent(RecordLayout.ChunkEntrySize(LargestChunk(chunks)));
             try
             {
                 foreach (var chunk in chunks)
                 {
-                    var entry = entries.AsMemory(0, EntrySize(chunk.Length));
+                    var entry = entries.AsMemory(0, RecordLayout.ChunkEntrySize(chunk.Length));
                     if (_bodies.TryReadCommitted(chunk.Address, entry.Span)
-                        && RecordLayout.IsExpectedChunk(entry.Span[FasterEntry.HeaderSize..], id.Value, chunk.Length))
+                        && RecordLayout.IsExpectedChunk(entry.Span[RecordLayout.FasterEntryHeaderSize..], id.Value, chunk.Length))
                     {
-                        await destination.WriteAsync(entry[(FasterEntry.HeaderSize + RecordLayout.ChunkPrefixSize)..], cancellationToken).ConfigureAwait(false);
+                        await destination.WriteAsync(entry[(RecordLayout.FasterEntryHeaderSize + RecordLayout.ChunkPrefixSize)..], cancellationToken).ConfigureAwait(false);
                         continue;
                     }
                     var (owner, length) = await ReadChunkAsync(id.Value, chunk, cancellationToken).ConfigureAwait(false);
@@ -452,9 +452,6 @@ public sealed partial class MessageSpool : IAsyncDisposable
             _index.UnpinBody(reader);
         }
     }
-
-    /// <summary>A chunk's whole entry in B: FASTER's header, our prefix, the payload.</summary>
-    private static int EntrySize(int chunkLength) => FasterEntry.HeaderSize + RecordLayout.ChunkPrefixSize + chunkLength;
 
     private static int LargestChunk(BodyChunk[] chunks)
     {

@@ -168,8 +168,11 @@ internal static class RecordLayout
         BinaryPrimitives.WriteInt64LittleEndian(destination[(RecordHeader.Size + 1)..], at.ToUnixTimeMilliseconds());
     }
 
+    /// <summary>A chunk's whole entry in B, as it lies in the segment file: FASTER's header, our prefix, the payload.</summary>
+    public static int ChunkEntrySize(int length) => FasterEntryHeaderSize + ChunkPrefixSize + length;
+
     /// <summary>Where a chunk entry ends in B: a commit covers it only if CommittedUntilAddress is at or past this.</summary>
-    public static long ChunkEnd(BodyChunk chunk) => chunk.Address + FasterEntryHeaderSize + ChunkPrefixSize + chunk.Length;
+    public static long ChunkEnd(BodyChunk chunk) => chunk.Address + ChunkEntrySize(chunk.Length);
 
     public static void WriteStartup(Span<byte> destination, long bodyCommittedUntil)
     {
