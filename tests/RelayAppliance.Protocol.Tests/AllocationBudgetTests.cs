@@ -116,6 +116,7 @@ public sealed class AllocationBudgetTests
             // perf/RelayAppliance.Benchmarks/Parsing/DataBodyParseBenchmarks.cs (the 1 KiB body is new here)
             byte[] body1K = BenchmarkInputs.DataBody(1024);
             byte[] body64K = BenchmarkInputs.DataBody(64 * 1024);
+            byte[] plain64K = BenchmarkInputs.DataBody(64 * 1024, withDotLines: false);
             byte[] unstuffOutput = new byte[16 * 1024];
 
             // perf/RelayAppliance.Benchmarks/Pop3/Pop3EncoderBenchmarks.cs, Size = 64 KiB
@@ -136,6 +137,7 @@ public sealed class AllocationBudgetTests
                 ["smtp.data.unstuff-1KiB-in-100-byte-pieces"] = () => Unstuff(body1K, 100, normalize: false, unstuffOutput),
                 ["smtp.data.unstuff-64KiB-in-4KiB-pieces"] = () => Unstuff(body64K, 4096, normalize: false, unstuffOutput),
                 ["smtp.data.unstuff-64KiB-in-4KiB-pieces-normalise"] = () => Unstuff(body64K, 4096, normalize: true, unstuffOutput),
+                ["smtp.data.unstuff-64KiB-without-dot-lines-in-4KiB-pieces"] = () => Unstuff(plain64K, 4096, normalize: false, unstuffOutput),
                 ["pop3.parse.user"] = Pop3Line("USER alice.recipient@mail.example.com\r\n"),
                 ["pop3.parse.pass"] = Pop3Line("PASS correct horse battery staple\r\n"),
                 ["pop3.parse.auth-plain"] = Pop3Line("AUTH PLAIN AGFsaWNlQGxvY2FsaG9zdABjb3JyZWN0IGhvcnNl\r\n"),

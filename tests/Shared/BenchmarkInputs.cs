@@ -22,7 +22,7 @@ internal static class BenchmarkInputs
     }
 
     /// <summary>A DATA body as sent on the wire: 76-character lines, every 20th dot-stuffed, then the terminator.</summary>
-    public static byte[] DataBody(int size)
+    public static byte[] DataBody(int size, bool withDotLines = true)
     {
         var text = new StringBuilder(size + 128);
         text.Append("From: Alice <alice@example.org>\r\nTo: Bob <bob@example.com>\r\nSubject: benchmark\r\n\r\n");
@@ -31,7 +31,7 @@ internal static class BenchmarkInputs
         while (text.Length < size - 8)
         {
             // Every 20th line starts with a (stuffed) dot, like quoted text or signatures.
-            if (line++ % 20 == 0) text.Append("..");
+            if (line++ % 20 == 0 && withDotLines) text.Append("..");
             for (int i = 0; i < 74; i++) text.Append((char)('a' + random.Next(26)));
             text.Append("\r\n");
         }

@@ -1,3 +1,8 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace RelayAppliance.Protocol.Smtp;
 
 /// <summary>
@@ -79,6 +84,19 @@ public struct DotUnstuffer
             if (consumed == input.Length)
             {
                 return DataStatus.NeedMoreInput;
+            }
+
+            if (_state == State.LineStart)
+            {
+                // Fast path: whole lines that need no decoding are copied as they are.
+                int clean = CleanLinesLength(input[consumed..], output.Length - written);
+                if (clean != 0)
+                {
+                    input.Slice(consumed, clean).CopyTo(output[written..]);
+                    consumed += clean;
+                    written += clean;
+                    continue;
+                }
             }
 
             if (_state == State.MidLine)
@@ -185,6 +203,88 @@ public struct DotUnstuffer
             }
         }
     }
+
+    /// <summary>
+    /// The length of the longest prefix of <paramref name="input"/> (at most <paramref name="limit"/> bytes) made of
+    /// whole lines that decode to themselves: each ends in CRLF, holds no other CR or LF, does not start with "." and
+    /// is at most maxLineLength long. Called at a line start.
+    /// </summary>
+    /// <remarks>
+    /// Looks at 64 bytes at a time through bit masks of where CR, LF and "." are, so a body of ordinary lines costs a
+    /// few vector compares per 64 bytes instead of a search, a copy and three state changes per line. Any block that
+    /// is not plainly clean stops the fast path at the last line end before it; the state machine decides that line.
+    /// Lines inside one block are shorter than 64 bytes, so only lines that cross blocks need their length counted.
+    /// </remarks>
+    private readonly int CleanLinesLength(ReadOnlySpan<byte> input, int limit)
+    {
+        if (!Vector128.IsHardwareAccelerated || _maxLineLength < BlockSize)
+        {
+            return 0;
+        }
+
+        int end = Math.Min(input.Length, limit) - BlockSize;
+        ref byte start = ref MemoryMarshal.GetReference(input);
+        int clean = 0;
+        int lineLength = 0; // of the line that runs into the next block
+        ulong crBefore = 0; // the previous block ended with a CR
+        ulong lineStartBefore = 1; // the previous block ended with an LF (or this is the first block)
+        for (int offset = 0; offset <= end; offset += BlockSize)
+        {
+            Masks(ref Unsafe.Add(ref start, offset), out ulong cr, out ulong lf, out ulong dot);
+            ulong lineStarts = (lf << 1) | lineStartBefore;
+            if (lf != ((cr << 1) | crBefore) || (dot & lineStarts) != 0)
+            {
+                break; // a bare CR or LF, or a line that starts with "."
+            }
+
+            if (lf == 0)
+            {
+                lineLength += BlockSize;
+                if (lineLength >= _maxLineLength)
+                {
+                    break; // too long by the time it ends
+                }
+            }
+            else
+            {
+                if (lineLength + BitOperations.TrailingZeroCount(lf) + 1 > _maxLineLength)
+                {
+                    break;
+                }
+
+                int lastLf = BlockSize - 1 - BitOperations.LeadingZeroCount(lf);
+                clean = offset + lastLf + 1;
+                lineLength = BlockSize - 1 - lastLf;
+            }
+
+            crBefore = cr >> (BlockSize - 1);
+            lineStartBefore = lf >> (BlockSize - 1);
+        }
+
+        return clean;
+    }
+
+    private const int BlockSize = 64;
+
+    // Bit i of each mask is set when byte i of the 64-byte block is CR, LF or ".".
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Masks(ref byte block, out ulong cr, out ulong lf, out ulong dot)
+    {
+        Vector128<byte> v0 = Vector128.LoadUnsafe(ref block);
+        Vector128<byte> v1 = Vector128.LoadUnsafe(ref block, 16);
+        Vector128<byte> v2 = Vector128.LoadUnsafe(ref block, 32);
+        Vector128<byte> v3 = Vector128.LoadUnsafe(ref block, 48);
+        cr = Mask(v0, v1, v2, v3, Vector128.Create(Cr));
+        lf = Mask(v0, v1, v2, v3, Vector128.Create(Lf));
+        dot = Mask(v0, v1, v2, v3, Vector128.Create(Dot));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Mask(Vector128<byte> v0, Vector128<byte> v1, Vector128<byte> v2, Vector128<byte> v3, Vector128<byte> value) =>
+        Vector128.Equals(v0, value).ExtractMostSignificantBits()
+        | (ulong)Vector128.Equals(v1, value).ExtractMostSignificantBits() << 16
+        | (ulong)Vector128.Equals(v2, value).ExtractMostSignificantBits() << 32
+        | (ulong)Vector128.Equals(v3, value).ExtractMostSignificantBits() << 48;
 
     /// <summary>A bare CR or LF was seen (reject policy only).</summary>
     public readonly bool SawBareLineEnding => _sawBareLineEnding;

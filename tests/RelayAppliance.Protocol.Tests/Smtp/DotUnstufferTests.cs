@@ -256,6 +256,72 @@ public sealed class DotUnstufferTests
         }
     }
 
+    [Theory]
+    [InlineData(false, 1000)]
+    [InlineData(true, 1000)]
+    [InlineData(false, 70)]
+    [InlineData(true, 64)]
+    public void Long_bodies_decode_in_bulk_exactly_as_byte_by_byte(bool normalize, int maxLineLength)
+    {
+        // Byte-by-byte input never reaches the bulk path for whole lines, so it is the reference for bodies of mostly
+        // ordinary lines with, now and then, a stuffed dot, a bare CR or LF, a line around the length limit, a line
+        // ending just across a 64-byte block, and pieces of any size.
+        var random = new Random(64);
+        for (int iteration = 0; iteration < 300; iteration++)
+        {
+            byte[] body = RandomBody(random, maxLineLength);
+            Result reference = Run(body, Feed.ByteByByte, normalize, maxLineLength);
+            Assert.Equal(DataStatus.EndOfData, reference.Status);
+            Assert.Equal(reference, Run(body, Feed.Whole, normalize, maxLineLength));
+            Assert.Equal(reference, RunInPieces(body, random, normalize, maxLineLength));
+        }
+    }
+
+    private static byte[] RandomBody(Random random, int maxLineLength)
+    {
+        var body = new List<byte>();
+        int lines = random.Next(1, 120);
+        for (int line = 0; line < lines; line++)
+        {
+            int kind = random.Next(40);
+            int length = kind switch
+            {
+                0 => maxLineLength - 2 + random.Next(-1, 3), // at, just under and just over the limit with CRLF
+                1 => random.Next(64, 3 * 64),
+                _ => random.Next(0, 80),
+            };
+            if (kind == 2) body.Add((byte)'.');
+            for (int i = 0; i < length; i++) body.Add((byte)('a' + random.Next(26)));
+            if (kind == 3) body.Add((byte)'\n');
+            if (kind == 4) body.Add((byte)'\r');
+            if (kind == 5) body.AddRange(".\n"u8.ToArray()); // a smuggling attempt inside a line
+            body.AddRange(kind == 6 ? "\n"u8.ToArray() : "\r\n"u8.ToArray());
+        }
+
+        body.AddRange("\r\n.\r\n"u8.ToArray()); // a CRLF first, as the last line may have ended in a bare LF
+        return body.ToArray();
+    }
+
+    // Input in random pieces into output of random sizes, as the session's receive buffer and the spool's chunk feed it.
+    private static Result RunInPieces(byte[] input, Random random, bool normalize, int maxLineLength)
+    {
+        var unstuffer = new DotUnstuffer(normalize, maxLineLength);
+        var output = new List<byte>();
+        int offset = 0;
+        DataStatus status;
+        do
+        {
+            int length = Math.Min(random.Next(1, 600), input.Length - offset);
+            byte[] buffer = new byte[random.Next(1, 700)];
+            status = unstuffer.Process(input.AsSpan(offset, length), buffer, out int consumed, out int written);
+            output.AddRange(buffer.AsSpan(0, written).ToArray());
+            offset += consumed;
+        }
+        while (status != DataStatus.EndOfData && offset < input.Length);
+
+        return new Result(status, Encoding.Latin1.GetString(output.ToArray()), offset, unstuffer.SawBareLineEnding, unstuffer.SawLongLine);
+    }
+
     // The CRLF before the terminating "." must itself be a real line end: not the LF of "\r\r\n" after a bare CR, etc.
     private static bool IsCleanCrlfBefore(byte[] input, int dotIndex) => dotIndex >= 2 && input[dotIndex - 2] == '\r' && input[dotIndex - 1] == '\n';
 
