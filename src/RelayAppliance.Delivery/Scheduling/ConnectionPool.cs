@@ -11,10 +11,11 @@ internal sealed class ConnectionPool(TimeSpan idleTime, TimeProvider time) : IAs
 {
     private readonly Dictionary<IPEndPoint, Stack<(SmtpOutboundConnection Connection, DateTimeOffset IdleSince)>> _idle = [];
     private readonly object _gate = new();
+    private DateTimeOffset _nextExpiry = DateTimeOffset.MaxValue; // under _gate: no idle connection expires before it
 
     public SmtpOutboundConnection? TryTake(IPEndPoint endPoint)
     {
-        var expired = new List<SmtpOutboundConnection>();
+        List<SmtpOutboundConnection>? expired = null;
         SmtpOutboundConnection? found = null;
         lock (_gate)
         {
@@ -29,7 +30,7 @@ internal sealed class ConnectionPool(TimeSpan idleTime, TimeProvider time) : IAs
                     }
                     else
                     {
-                        expired.Add(entry.Connection);
+                        (expired ??= []).Add(entry.Connection);
                     }
                 }
             }
@@ -46,34 +47,58 @@ internal sealed class ConnectionPool(TimeSpan idleTime, TimeProvider time) : IAs
             {
                 _idle[endPoint] = stack = new();
             }
-            stack.Push((connection, time.GetUtcNow()));
+            var now = time.GetUtcNow();
+            stack.Push((connection, now));
+            if (now + idleTime < _nextExpiry)
+            {
+                _nextExpiry = now + idleTime;
+            }
         }
     }
 
-    /// <summary>Closes connections idle for longer than the cache time (QUIT in the background).</summary>
+    /// <summary>
+    /// Closes connections idle for longer than the cache time (QUIT in the background). The delivery loop calls this
+    /// each time it wakes, which under load is twice per message, so it returns at once until one can have expired.
+    /// </summary>
     public void EvictIdle()
     {
-        var expired = new List<SmtpOutboundConnection>();
+        List<SmtpOutboundConnection>? expired = null;
         lock (_gate)
         {
             var now = time.GetUtcNow();
-            foreach (var (endPoint, stack) in _idle)
+            if (now < _nextExpiry)
             {
-                var keep = stack.Where(e => now - e.IdleSince < idleTime && e.Connection.IsUsable).Reverse().ToList();
-                expired.AddRange(stack.Where(e => !keep.Contains(e)).Select(e => e.Connection));
+                return;
+            }
+            _nextExpiry = DateTimeOffset.MaxValue;
+            foreach (var stack in _idle.Values)
+            {
+                var entries = stack.ToArray(); // the most recently returned first
                 stack.Clear();
-                foreach (var entry in keep)
+                for (var i = entries.Length - 1; i >= 0; i--)
                 {
-                    stack.Push(entry);
+                    var (connection, idleSince) = entries[i];
+                    if (now - idleSince < idleTime && connection.IsUsable)
+                    {
+                        stack.Push(entries[i]);
+                        if (idleSince + idleTime < _nextExpiry)
+                        {
+                            _nextExpiry = idleSince + idleTime;
+                        }
+                    }
+                    else
+                    {
+                        (expired ??= []).Add(connection);
+                    }
                 }
             }
         }
         CloseInBackground(expired);
     }
 
-    private static void CloseInBackground(List<SmtpOutboundConnection> connections)
+    private static void CloseInBackground(List<SmtpOutboundConnection>? connections)
     {
-        foreach (var connection in connections)
+        foreach (var connection in connections ?? [])
         {
             _ = connection.DisposeAsync().AsTask();
         }
@@ -84,7 +109,14 @@ internal sealed class ConnectionPool(TimeSpan idleTime, TimeProvider time) : IAs
         List<SmtpOutboundConnection> all;
         lock (_gate)
         {
-            all = _idle.Values.SelectMany(s => s.Select(e => e.Connection)).ToList();
+            all = [];
+            foreach (var stack in _idle.Values)
+            {
+                foreach (var (connection, _) in stack)
+                {
+                    all.Add(connection);
+                }
+            }
             _idle.Clear();
         }
         foreach (var connection in all)

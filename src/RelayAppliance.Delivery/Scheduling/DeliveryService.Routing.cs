@@ -21,7 +21,7 @@ public sealed partial class DeliveryService
         if (route.Refusal is { } refusal)
         {
             var outcome = route.RefusalIsPermanent ? RecipientOutcome.Failed : RecipientOutcome.Deferred;
-            return recipients.Select(i => new RecipientResult(i, outcome, refusal, null)).ToList();
+            return AllWith(recipients, outcome, refusal, null);
         }
 
         var results = new List<RecipientResult>();
@@ -31,8 +31,7 @@ public sealed partial class DeliveryService
         var window = await EnterWindowAsync(route.Destination, token).ConfigureAwait(false);
         if (window is null)
         {
-            return recipients.Select(i => new RecipientResult(i, RecipientOutcome.Deferred,
-                "451 4.4.1 Destination not answering; will retry", null)).ToList();
+            return AllWith(recipients, RecipientOutcome.Deferred, "451 4.4.1 Destination not answering; will retry", null);
         }
         var connected = false;
         await _connections.WaitAsync(token).ConfigureAwait(false);
@@ -50,7 +49,12 @@ public sealed partial class DeliveryService
                     connection ??= await SmtpOutboundConnection.ConnectAsync(hop.EndPoint, hop.Name, _options.Tls, Credentials(route),
                         _outbound, token).ConfigureAwait(false);
                     connected = true;
-                    var outbound = new OutboundMessage(message.Sender, remaining.Select(i => message.Recipients[i].Address).ToList(),
+                    var addresses = new List<string>(remaining.Count);
+                    foreach (var i in remaining)
+                    {
+                        addresses.Add(message.Recipients[i].Address);
+                    }
+                    var outbound = new OutboundMessage(message.Sender, addresses,
                         message.Size, message.EightBitMime, message.SmtpUtf8,
                         (stream, ct) => _spool.CopyBodyToAsync(message.Id, stream, ct));
                     var transaction = await connection.SendAsync(outbound, token).ConfigureAwait(false);
@@ -112,7 +116,20 @@ public sealed partial class DeliveryService
             _connections.Release();
             LeaveWindow(route.Destination, window, connected);
         }
-        results.AddRange(remaining.Select(i => new RecipientResult(i, RecipientOutcome.Deferred, lastError, lastHost)));
+        foreach (var i in remaining)
+        {
+            results.Add(new RecipientResult(i, RecipientOutcome.Deferred, lastError, lastHost));
+        }
+        return results;
+    }
+
+    private static List<RecipientResult> AllWith(List<int> recipients, RecipientOutcome outcome, string detail, string? host)
+    {
+        var results = new List<RecipientResult>(recipients.Count);
+        foreach (var i in recipients)
+        {
+            results.Add(new RecipientResult(i, outcome, detail, host));
+        }
         return results;
     }
 
@@ -149,7 +166,21 @@ public sealed partial class DeliveryService
             case MxOutcome.TemporaryFailure:
                 return new Route(domain, [], $"451 4.4.3 DNS lookup for {domain} failed: {mx.Detail}", false);
         }
-        var hosts = mx.Hosts;
+        if (_mxRoutes.TryGetValue(mx, out var known))
+        {
+            return known;
+        }
+        var route = MxRoute(domain, mx.Hosts);
+        _mxRoutes.AddOrUpdate(mx, route);
+        return route;
+    }
+
+    /// <summary>
+    /// The route to a domain's mail exchangers. Worked out once per MX answer (<see cref="_mxRoutes"/>): the resolver
+    /// hands out the same answer until its TTL runs out, and a busy destination gets hundreds of messages a second.
+    /// </summary>
+    private Route MxRoute(string domain, IReadOnlyList<MxHost> hosts)
+    {
         var ours = hosts.FirstOrDefault(IsOurselves);
         if (ours is not null)
         {

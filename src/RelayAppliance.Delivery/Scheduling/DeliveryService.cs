@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using RelayAppliance.Delivery.Bounces;
 using RelayAppliance.Delivery.Dns;
@@ -31,8 +32,10 @@ public sealed partial class DeliveryService : IAsyncDisposable
     private readonly Dictionary<string, Queue<TaskCompletionSource<DestinationWindow?>>> _windowWaiters = new(StringComparer.Ordinal);
     private long _windowHandOffs; // under _gate
     private readonly SemaphoreSlim _connections;
-    private readonly SemaphoreSlim _wakeup = new(0, 1);
+    private readonly SemaphoreSlim _wakeup = new(0);
+    private int _wakeSignalled; // 1 from a Wake until the loop starts its next look at the due queue
     private readonly ConnectionPool _pool;
+    private readonly ConditionalWeakTable<MxResult, Route> _mxRoutes = new(); // see MxRoute
     private readonly CancellationTokenSource _stopping = new();
     private readonly Random _random = new();
     private Task _loop = Task.CompletedTask;
@@ -167,15 +170,15 @@ public sealed partial class DeliveryService : IAsyncDisposable
         Wake();
     }
 
+    /// <summary>
+    /// Signals the loop. Each accepted message and each finished attempt calls this, so it is coalesced: one signal
+    /// covers every caller until the loop looks again, as that look takes everything due.
+    /// </summary>
     private void Wake()
     {
-        try
+        if (Interlocked.Exchange(ref _wakeSignalled, 1) == 0)
         {
             _wakeup.Release();
-        }
-        catch (SemaphoreFullException)
-        {
-            // already signalled
         }
     }
 
@@ -186,9 +189,11 @@ public sealed partial class DeliveryService : IAsyncDisposable
         // finished attempts, so the loop has one thing to wait on and a fake clock alone decides when retries fire.
         using var timer = _time.CreateTimer(static state => ((DeliveryService)state!).Wake(), this,
             Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        var due = new List<MessageId>();
         while (!token.IsCancellationRequested)
         {
-            var due = new List<MessageId>();
+            Interlocked.Exchange(ref _wakeSignalled, 0); // before the look: a Wake from now on signals again
+            due.Clear();
             DateTimeOffset? next;
             var now = _time.GetUtcNow();
             lock (_gate)
@@ -314,12 +319,28 @@ public sealed partial class DeliveryService : IAsyncDisposable
         {
             return;
         }
-        var attempts = groups.Select(g => DeliverGroupAsync(message, g.Key, g.Value, token)).ToList();
+        var attempts = new List<Task<List<RecipientResult>>>(groups.Count + 1);
+        foreach (var (domain, recipients) in groups)
+        {
+            attempts.Add(DeliverGroupAsync(message, domain, recipients, token));
+        }
         if (local.Count > 0)
         {
             attempts.Add(_local!.DeliverAsync(_spool, message, local, token));
         }
-        var results = (await Task.WhenAll(attempts).ConfigureAwait(false)).SelectMany(r => r).ToList();
+        List<RecipientResult> results;
+        if (attempts.Count == 1)
+        {
+            results = await attempts[0].ConfigureAwait(false); // the usual case: one destination
+        }
+        else
+        {
+            results = [];
+            foreach (var groupResults in await Task.WhenAll(attempts).ConfigureAwait(false))
+            {
+                results.AddRange(groupResults);
+            }
+        }
         await FinishAttemptAsync(message, results, token).ConfigureAwait(false);
     }
 
@@ -331,10 +352,17 @@ public sealed partial class DeliveryService : IAsyncDisposable
     {
         var now = _time.GetUtcNow();
         DateTimeOffset? next = null;
-        if (results.Any(r => r.Outcome == RecipientOutcome.Deferred))
+        var mostAttempts = -1; // of the deferred recipients
+        foreach (var result in results)
         {
-            var attempt = 1 + results.Where(r => r.Outcome == RecipientOutcome.Deferred).Max(r => message.Recipients[r.RecipientIndex].Attempts);
-            next = _options.Retry.NextAttempt(attempt, message.ReceivedAt, now, _random);
+            if (result.Outcome == RecipientOutcome.Deferred)
+            {
+                mostAttempts = Math.Max(mostAttempts, message.Recipients[result.RecipientIndex].Attempts);
+            }
+        }
+        if (mostAttempts >= 0)
+        {
+            next = _options.Retry.NextAttempt(1 + mostAttempts, message.ReceivedAt, now, _random);
             if (next is null)
             {
                 for (var i = 0; i < results.Count; i++)
@@ -350,8 +378,7 @@ public sealed partial class DeliveryService : IAsyncDisposable
                 }
             }
         }
-        var failed = results.Where(r => r.Outcome == RecipientOutcome.Failed).ToList();
-        if (failed.Count > 0)
+        if (WithOutcome(results, RecipientOutcome.Failed) is { } failed)
         {
             // Not cancellable: once recipients were tried, their outcome (and its bounce) must be journaled.
             var bounce = await BounceQueue.QueueAsync(_spool, _options.Hostname, _options.LocalDomains, message, failed, now,
@@ -364,7 +391,7 @@ public sealed partial class DeliveryService : IAsyncDisposable
         var warn = next is not null && ShouldWarnOfDelay(message, now);
         if (warn)
         {
-            var delayed = results.Where(r => r.Outcome == RecipientOutcome.Deferred).ToList();
+            var delayed = WithOutcome(results, RecipientOutcome.Deferred)!;
             var warning = await BounceQueue.QueueAsync(_spool, _options.Hostname, _options.LocalDomains, message, delayed, now,
                 CancellationToken.None, DsnAction.Delayed, message.ReceivedAt + _options.Retry.QueueLifetime).ConfigureAwait(false);
             if (warning is { } warningId)
@@ -389,5 +416,18 @@ public sealed partial class DeliveryService : IAsyncDisposable
                 _due.Schedule(message.Id, due);
             }
         }
+    }
+
+    private static List<RecipientResult>? WithOutcome(List<RecipientResult> results, RecipientOutcome outcome)
+    {
+        List<RecipientResult>? matching = null;
+        foreach (var result in results)
+        {
+            if (result.Outcome == outcome)
+            {
+                (matching ??= []).Add(result);
+            }
+        }
+        return matching;
     }
 }

@@ -76,6 +76,13 @@ public sealed class TestDnsServer : IAsyncDisposable
     /// <summary>The name exists but has no records (every query is NODATA).</summary>
     public TestDnsServer Exists(string name) => Add(name, null);
 
+    /// <summary>Drops every record of the name, as when a zone changes.</summary>
+    public TestDnsServer Forget(string name)
+    {
+        _records.TryRemove(Key(name), out _);
+        return this;
+    }
+
     public TestDnsServer Fail(string name, Behaviour behaviour)
     {
         _behaviours[Key(name)] = behaviour;

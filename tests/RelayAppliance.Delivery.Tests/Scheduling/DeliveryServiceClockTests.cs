@@ -115,6 +115,47 @@ public sealed class DeliveryServiceClockTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_idle_connection_is_kept_for_the_idle_time_and_then_closed()
+    {
+        var peer = _h.Peer("127.0.0.67");
+        _h.Start(o => Transport(o, "partner.test", peer) with { ConnectionIdleTime = TimeSpan.FromSeconds(5) });
+        var id = await _h.QueueAsync("a@local.test", "bob@partner.test");
+        await _h.WaitForAsync(() => _h.Spool.Find(id) is null, "the message to be delivered");
+
+        _h.Time.Advance(TimeSpan.FromSeconds(4)); // the loop wakes at least once a second to look
+        await SettleAsync();
+        Assert.Equal(1, peer.Active);
+        Assert.Equal(0, Count(peer, "QUIT"));
+
+        _h.Time.Advance(TimeSpan.FromSeconds(1));
+        await _h.WaitForAsync(() => Count(peer, "QUIT") == 1 && peer.Active == 0, "the idle connection to be closed");
+    }
+
+    [Fact]
+    public async Task A_domain_follows_its_new_mail_exchanger_once_the_old_answer_expires()
+    {
+        var before = _h.Peer("127.0.0.68");
+        var after = _h.Peer("127.0.0.69", port: before.EndPoint.Port);
+        _h.Dns.Mx("moving.test", 10, "mx1.moving.test", ttl: 600).Address("mx1.moving.test", "127.0.0.68", ttl: 600);
+        _h.Start(mxPort: before.EndPoint.Port);
+        var first = await _h.QueueAsync("a@local.test", "bob@moving.test");
+        await _h.WaitForAsync(() => _h.Spool.Find(first) is null, "the first message to be delivered");
+
+        _h.Dns.Forget("moving.test").Forget("mx1.moving.test")
+            .Mx("moving.test", 10, "mx2.moving.test", ttl: 600).Address("mx2.moving.test", "127.0.0.69", ttl: 600);
+        var second = await _h.QueueAsync("a@local.test", "carol@moving.test");
+        await _h.WaitForAsync(() => _h.Spool.Find(second) is null, "the second message to be delivered");
+        Assert.Equal(2, Count(before, "MAIL")); // the cached answer still holds
+
+        _h.Time.Advance(TimeSpan.FromSeconds(601));
+        var third = await _h.QueueAsync("a@local.test", "dave@moving.test");
+        await _h.WaitForAsync(() => _h.Spool.Find(third) is null, "the third message to be delivered");
+        Assert.Equal(2, Count(before, "MAIL"));
+        Assert.Equal(1, Count(after, "MAIL"));
+        Assert.Contains(after.Commands, c => c.Contains("dave@moving.test", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_full_window_hands_each_freed_place_to_one_queued_delivery()
     {
         var release = new TaskCompletionSource();
