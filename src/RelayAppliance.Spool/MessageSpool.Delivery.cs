@@ -97,7 +97,7 @@ public sealed partial class MessageSpool
 
         try
         {
-            _journal.Signal();
+            _journal.SignalSoon(address); // no client waits on it: see SignalSoon
             await _journal.WaitForCommitAsync(address).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsStorageFailure(ex))

@@ -77,6 +77,36 @@ public sealed class FastCommitTests : IDisposable
     }
 
     [Fact]
+    public async Task A_record_signalled_soon_is_committed_by_the_deadline_with_no_other_signal()
+    {
+        await using var log = Open();
+        long address = await AppendAsync(log, Entry(200, 1));
+        log.SignalSoon(address);
+        await log.WaitForCommitAsync(address).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(1, log.CommitsIssued);
+    }
+
+    [Fact]
+    public async Task A_record_signalled_soon_waits_for_the_next_signalled_commit_and_rides_on_it()
+    {
+        await using var log = Open();
+        log.SoonDelay = TimeSpan.FromSeconds(2);
+        long first = await AppendAsync(log, Entry(200, 1));
+        log.SignalSoon(first);
+        await Task.Delay(300);
+        Assert.True(log.CommittedUntilAddress <= first, "committed before the delay and with no other signal");
+        Assert.Equal(0, log.CommitsIssued);
+
+        long second = await AppendAsync(log, Entry(200, 2));
+        await CommitAsync(log, second);
+        await log.WaitForCommitAsync(first).AsTask().WaitAsync(TimeSpan.FromSeconds(1)); // long before its deadline
+        Assert.Equal(1, log.CommitsIssued);
+
+        await Task.Delay(TimeSpan.FromSeconds(2.5)); // past the deadline: it was covered, so nothing more is issued
+        Assert.Equal(1, log.CommitsIssued);
+    }
+
+    [Fact]
     public async Task An_earlier_runs_records_past_the_recovered_tail_never_come_back()
     {
         // Run 1: A, A' (measures a record's and a commit record's size), then B1, B2, D in one commit. B1 is then torn
