@@ -15,7 +15,9 @@ namespace RelayAppliance.Host.Commands;
 /// </summary>
 internal static class QueueCommand
 {
-    public static async Task<int> RunAsync(RelaydConfiguration configuration, string[] words, bool json, TextWriter output, TextWriter error)
+    /// <param name="adminSocketWait">How long to wait for the admin socket of a relayd that holds the spool (15 s).</param>
+    public static async Task<int> RunAsync(RelaydConfiguration configuration, string[] words, bool json, TextWriter output, TextWriter error,
+        TimeSpan? adminSocketWait = null)
     {
         Validate(words);
         var request = json ? [.. words, "--json"] : words;
@@ -36,6 +38,16 @@ internal static class QueueCommand
         }
         catch (SpoolLockedException)
         {
+            // A relayd holds the spool. Right after it started, its admin socket may not be up yet: it opens after the
+            // listeners and the scan of the queue, which takes a second or more for a million messages.
+            for (var waited = TimeSpan.Zero; waited < (adminSocketWait ?? TimeSpan.FromSeconds(15)); waited += AdminSocketPoll)
+            {
+                await Task.Delay(AdminSocketPoll).ConfigureAwait(false);
+                if (await AdminClient.TrySendAsync(configuration.AdminSocketPath, request, output, error).ConfigureAwait(false) is int answered)
+                {
+                    return answered;
+                }
+            }
             await error.WriteLineAsync($"relayd: the spool in {configuration.SpoolDirectory} is held by a running relayd whose admin socket ({configuration.AdminSocketPath}) does not answer").ConfigureAwait(false);
             return Program.ExitFailure;
         }
@@ -49,6 +61,8 @@ internal static class QueueCommand
             return await ExecuteAsync(spool, words, json, output, error, configuration).ConfigureAwait(false);
         }
     }
+
+    private static readonly TimeSpan AdminSocketPoll = TimeSpan.FromMilliseconds(100);
 
     private static void Validate(string[] words)
     {
