@@ -440,39 +440,32 @@ internal sealed class SpoolLog : IAsyncDisposable
     {
         while (true)
         {
-            bool soonDue = false;
             lock (_wakeGate)
             {
-                while (!_wakeRequested && !soonDue)
+                while (!_wakeRequested)
                 {
                     if (_soonAddress >= 0 && Log.CommittedUntilAddress > _soonAddress)
                         _soonAddress = -1; // another commit covered it
+                    long wait = _soonDeadline - Environment.TickCount64;
                     if (_soonAddress < 0)
                     {
                         Monitor.Wait(_wakeGate);
-                        continue;
                     }
-                    long wait = _soonDeadline - Environment.TickCount64;
-                    if (wait <= 0)
-                    {
-                        _soonAddress = -1;
-                        soonDue = true;
-                    }
-                    else
+                    else if (wait > 0)
                     {
                         Monitor.Wait(_wakeGate, (int)wait);
                     }
+                    else
+                    {
+                        _soonAddress = -1;
+                        // Through the state machine: this wakes us, unless a commit in flight will chain the next one.
+                        Signal();
+                    }
                 }
-                if (!soonDue)
-                    _wakeRequested = false;
+                _wakeRequested = false;
             }
             if (_stopping)
                 return;
-            if (soonDue)
-            {
-                Signal(); // through the state machine: a commit in flight chains the next one, else this wakes us
-                continue;
-            }
             _chained = 0;
             IssueCommit();
         }
