@@ -5,6 +5,7 @@ source "$(dirname "$0")/lib.sh"
 
 SINK_IP=${IP%.*}.$(( ${IP##*.} + 100 ))   # a second loopback address for the "remote" MTA
 SINK_PORT=2600
+LATER_PORT=2601  # a site that is down at first and comes back
 
 # wait_drained DATA SECONDS: until queue stats shows no message left.
 wait_drained() {
@@ -59,7 +60,7 @@ D2=$T/mx
 mkdir -p "$D2"
 printf 'pw-alice\n' | relayd_cmd "$D2" user add alice@example.test --Users:Pbkdf2Iterations=1000 >/dev/null
 start_relayd mx "$D2" 2526 --Delivery:Enabled=true --Delivery:MxPort=$SINK_PORT --Log:Level=Information \
-    --Delivery:Transports:stuck.test=127.0.0.1:9 || { fail "relayd starts (mx)"; finish; }
+    --Delivery:Transports:stuck.test=127.0.0.1:9 --Delivery:Transports:later.test="$SINK_IP:$LATER_PORT" || { fail "relayd starts (mx)"; finish; }
 swaks_to 2526 --from alice@example.test --to carol@remote.test >/dev/null 2>&1
 check "mail to a domain with an MX record (dnsmasq) reaches smtp-sink and leaves the queue" wait_drained "$D2" 30
 
@@ -76,6 +77,21 @@ for _ in $(seq 1 60); do deferred && break; sleep 0.3; done
 check "mail to a destination that refuses connections is deferred" deferred
 check "queue flush answers through the running server" relayd_cmd "$D2" queue flush stuck.test
 check "queue summary lists the deferred domain" bash -c "relayd_out=\$(timeout 60 '$RELAYD' queue summary --Relay:DataDirectory='$D2' --Log:Level=Warning); grep -q 'stuck.test' <<<\"\$relayd_out\""
+
+# A site that was down and is back: queue flush tries it at once, though it was found dead 5 minutes long.
+swaks_to 2526 --from alice@example.test --to gina@later.test >/dev/null 2>&1
+later_deferred() { relayd_cmd "$D2" queue list | grep -q 'gina@later.test (deferred'; }
+for _ in $(seq 1 60); do later_deferred && break; sleep 0.3; done
+check "mail to a site that is down is deferred" later_deferred
+smtp-sink -u nobody -c "$SINK_IP:$LATER_PORT" 100 >"$T/sink-later.log" 2>&1 &
+track $!
+wait_banner "$SINK_IP" "$LATER_PORT" 10 || fail "the second smtp-sink starts"
+later_gone() {
+    relayd_cmd "$D2" queue flush >/dev/null || return 1
+    for _ in $(seq 1 30); do relayd_cmd "$D2" queue list | grep -q 'gina@later.test' || return 0; sleep 0.3; done
+    return 1
+}
+check "once the site is back, queue flush delivers its mail within seconds" later_gone
 stop_pid "$RELAYD_PID" 20
 check "relayd stops with exit 0 while delivering (got $STOP_RC)" test "$STOP_RC" = 0
 if relayd_cmd "$D2" queue flush >/dev/null 2>&1; then fail "queue flush without a running relayd exits non-zero"

@@ -111,12 +111,20 @@ public sealed partial class DeliveryService : IAsyncDisposable
         _loop = LoopAsync();
     }
 
-    /// <summary>`relayd queue flush`: everything (or one domain's mail) becomes due now.</summary>
+    /// <summary>
+    /// `relayd queue flush`: everything (or one domain's mail) becomes due now, and every destination found dead is
+    /// tried again at once (like Postfix's flush, whatever the domain): otherwise mail for a site that is back would only
+    /// be deferred again as "not answering" until its dead interval ran out.
+    /// </summary>
     public int Flush(string? domain = null)
     {
         int count;
         lock (_gate)
         {
+            foreach (var window in _windows.Values)
+            {
+                window.Revive();
+            }
             count = _due.MakeDue(_time.GetUtcNow(), domain is null ? null : id => HasPendingRecipientIn(id, domain));
         }
         Wake();

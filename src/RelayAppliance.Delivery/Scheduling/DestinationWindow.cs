@@ -53,6 +53,17 @@ public sealed class DestinationWindow(ConcurrencyOptions options)
         _window = Math.Min(options.Limit, _window + 1 / _window);
     }
 
+    /// <summary>
+    /// `relayd queue flush`: forget that the destination was found dead, and start again from at least the initial
+    /// concurrency. An operator flushes because the site is back; Postfix's flush purges its dead sites too.
+    /// </summary>
+    public void Revive()
+    {
+        DeadUntil = null;
+        _consecutiveFailures = 0;
+        _window = Math.Max(_window, Math.Min(options.Initial, options.Limit));
+    }
+
     /// <summary>A connection-level failure (refused, timeout, 421): the site may be overloaded or down.</summary>
     public void Failed(DateTimeOffset now)
     {

@@ -35,7 +35,8 @@ internal sealed class FakeSmtpServer : IAsyncDisposable
     }
 
     public IPEndPoint EndPoint => (IPEndPoint)_listener.LocalEndpoint;
-    public string Greeting { get; init; } = "220 fake.test ESMTP";
+    /// <summary>Read at each connection: a test can bring a failing site back.</summary>
+    public string Greeting { get; set; } = "220 fake.test ESMTP";
     public string[] Extensions { get; }
     public Func<string, string?> Respond { get; init; } = _ => null;
     /// <summary>Reply to the final dot; "&lt;close&gt;"/"&lt;stall&gt;" work here too.</summary>

@@ -247,6 +247,25 @@ public sealed class DeliveryServiceClockTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AFlushTriesADeadDestinationAgainAtOnce()
+    {
+        var site = _h.Peer("127.0.0.75", greeting: "421 4.3.2 Service not available");
+        _h.Start(o => Transport(o, "back.test", site));
+        var first = await _h.QueueAsync("x@local.test", "bob@back.test");
+        await _h.WaitForDeferralAsync(first, attempts: 1);
+        var second = await _h.QueueAsync("x@local.test", "carol@back.test");
+        await _h.WaitForDeferralAsync(second, attempts: 1);
+        Assert.Contains("not answering", _h.Recipient(second).LastResult);
+        Assert.Equal(1, site.Connections);
+
+        // The site is back and the operator flushes; the fake clock stands still, so the dead interval never ends.
+        site.Greeting = "220 back.test ESMTP";
+        Assert.Equal(2, _h.Service.Flush());
+        await _h.WaitForAsync(() => _h.Spool.Find(first) is null && _h.Spool.Find(second) is null, "both to be delivered after the flush");
+        Assert.Equal(2, Count(site, "MAIL"));
+    }
+
+    [Fact]
     public async Task TheLowestPreferenceMxIsUsedWhileItAnswers()
     {
         var best = _h.Peer("127.0.0.71");

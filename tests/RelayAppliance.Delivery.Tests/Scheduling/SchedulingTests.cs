@@ -187,6 +187,27 @@ public sealed class DestinationWindowTests
     }
 
     [Fact]
+    public void ReviveEndsTheDeadStateAndRestoresTheInitialConcurrency()
+    {
+        var window = new DestinationWindow(new ConcurrencyOptions { Initial = 3, FailedCohortLimit = 1, DeadInterval = TimeSpan.FromMinutes(5) });
+        for (var i = 0; i < 3; i++)
+        {
+            window.Start();
+        }
+        for (var i = 0; i < 3; i++)
+        {
+            window.Failed(T0);
+        }
+        Assert.NotNull(window.DeadUntil);
+        Assert.Equal(1, window.Window);
+
+        window.Revive();
+        Assert.Null(window.DeadUntil);
+        Assert.Equal(3, window.Window);
+        Assert.True(window.CanStart(T0));
+    }
+
+    [Fact]
     public void AFailureWithOtherDeliveriesInFlightIsNotACohort()
     {
         var window = new DestinationWindow(new ConcurrencyOptions { FailedCohortLimit = 1 });
