@@ -11,7 +11,8 @@
 # This says how much of end-to-end relay's distance to the ceiling is the relaying and how much is the machine: the
 # generator, the middle and the sink share the same cores (perf/RESULTS.md item 28).
 # Run as root; re-executes itself in a private network namespace (only loopback).
-# Env: ROUNDS (3), MSGS (2000), SESSIONS (50), SIZE (102400), PER_CONN (10), MODES ("direct haproxy socat relayd").
+# Env: ROUNDS (3), MSGS (2000), SESSIONS (50), SIZE (102400), PER_CONN (10), MODES ("direct haproxy socat relayd"),
+# RATE (unset: closed loop, as fast as the sessions go; N: offer N msgs/s, open loop).
 # Usage: perf/scripts/relay-bound.sh [RELAYD (artifacts/relayd)]
 set -euo pipefail
 if [[ "${RELAY_BOUND_NETNS:-}" != 1 ]]; then
@@ -78,7 +79,7 @@ run_one() { # mode round
     local TIMEFORMAT='%U %S'
     t0=$(now)
     { time timeout 300 "$RELAYD" load --target "$target" --messages "$MSGS" --concurrency "$SESSIONS" \
-        --per-connection "$PER_CONN" --size "$SIZE" --from bench@source.test --to user@remote.test \
+        --per-connection "$PER_CONN" --size "$SIZE" ${RATE:+--rate "$RATE"} --from bench@source.test --to user@remote.test \
         >"$W/gen.log" 2>&1; } 2>"$W/gen.time" || echo "    $mode: relayd load failed: $(tail -2 "$W/gen.log" | tr '\n' ' ')" >&2
     end=$((SECONDS + 300))
     while [ $SECONDS -lt $end ]; do
