@@ -36,6 +36,8 @@ swaks_to 2527 --from alice@example.test --to held@partner.test >/dev/null 2>&1
 HELD=$(relayd_cmd "$D3" queue list --json | $PY -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')
 check "queue hold ID answers through the running server" relayd_cmd "$D3" queue hold "$HELD"
 swaks_to 2527 --from alice@example.test --to free@partner.test >/dev/null 2>&1
+flush_says_off() { relayd_cmd "$D3" queue flush | grep -q 'remote delivery is off'; }
+check "queue flush says that remote delivery is off" flush_says_off
 stop_pid "$RELAYD_PID" 20
 start_relayd hold "$D3" 2527 --Delivery:Enabled=true --Delivery:Transports:partner.test="$SINK_IP:$SINK_PORT" || { fail "relayd restarts (hold)"; finish; }
 one_held_left() { [ "$(relayd_cmd "$D3" queue list | grep -c .)" = 1 ] && relayd_cmd "$D3" queue list | grep -q "^$HELD!"; }

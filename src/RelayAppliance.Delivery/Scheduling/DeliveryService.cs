@@ -57,6 +57,9 @@ public sealed partial class DeliveryService : IAsyncDisposable
 
     private int MaxAttemptsInFlight => _options.MaxConnections * 4;
 
+    /// <summary>False with Delivery:Enabled=false: relayed mail stays queued, only local mailboxes are delivered to.</summary>
+    public bool RemoteEnabled => _options.RemoteEnabled;
+
     /// <summary>Messages currently waiting for a later attempt (not counting those being delivered).</summary>
     public int Waiting
     {

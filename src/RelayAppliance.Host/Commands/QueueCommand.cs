@@ -102,7 +102,8 @@ internal static class QueueCommand
                     return Program.ExitFailure;
                 }
                 var flushed = delivery.Flush(words.Length > 1 ? words[1].ToLowerInvariant() : null);
-                await output.WriteLineAsync($"{flushed} messages due now").ConfigureAwait(false);
+                await output.WriteLineAsync(delivery.RemoteEnabled ? $"{flushed} messages due now"
+                    : $"{flushed} messages due now; remote delivery is off (Delivery:Enabled=false), relayed mail stays queued").ConfigureAwait(false);
                 return Program.ExitOk;
             case ["hold" or "release", var target]:
                 return await HoldOrReleaseAsync(spool, delivery, words[0] == "hold", target, output, error).ConfigureAwait(false);
