@@ -80,7 +80,7 @@ check "mail to a destination that refuses connections is deferred" deferred
 check "queue flush answers through the running server" relayd_cmd "$D2" queue flush stuck.test
 check "queue summary lists the deferred domain" bash -c "relayd_out=\$(timeout 60 '$RELAYD' queue summary --Relay:DataDirectory='$D2' --Log:Level=Warning); grep -q 'stuck.test' <<<\"\$relayd_out\""
 
-# A site that was down and is back: queue flush tries it at once, though it was found dead 5 minutes long.
+# A site that was down and is back: queue flush tries it at once, though it was marked dead for 5 minutes.
 swaks_to 2526 --from alice@example.test --to gina@later.test >/dev/null 2>&1
 later_deferred() { relayd_cmd "$D2" queue list | grep -q 'gina@later.test (deferred'; }
 for _ in $(seq 1 60); do later_deferred && break; sleep 0.3; done
