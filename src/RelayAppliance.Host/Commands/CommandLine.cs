@@ -70,7 +70,7 @@ internal sealed record CommandLine(IReadOnlyList<string> Words, string? ConfigFi
           relayd queue bounce ID            fail its pending recipients now and send the sender a DSN
           relayd queue stats [--json]       count messages, pending recipients and bytes
           relayd queue summary [--json]     pending recipients by domain and age (like qshape)
-          relayd queue flush [DOMAIN]       retry deferred mail now (all, or one domain's); needs a running relayd
+          relayd queue flush [DOMAIN]       retry deferred mail (all, or one domain's) and dead sites now; needs relayd running
           relayd queue hold ID|ALL          keep mail queued without delivery attempts until released
           relayd queue release ID|ALL       undo hold; a running relayd tries the mail at once
           relayd user add ADDRESS           add a user (password from stdin, or prompted on a terminal)
