@@ -39,6 +39,28 @@ public sealed class FastCommitTests : IDisposable
         return entries;
     }
 
+    // A commit completes its waiters inline on FASTER's commit callback, so whatever an awaiting caller does next runs
+    // there, closing the log included; and FasterLog.Dispose waits for that very callback to return. After a storage
+    // failure nothing in DisposeAsync awaited before it, so this hung for good (once in CI, at the end of a failure test).
+    [Fact]
+    public async Task A_log_closed_from_a_continuation_its_commit_released_closes_even_after_a_failure()
+    {
+        var log = SpoolLog.Open("journal", _directory, pageBits: 16, memoryBits: 18, SegmentBits, zeroAhead: 64 * 1024,
+            commitWritesInline: true, NullLoggerFactory.Instance, static (_, _) => { });
+        var address = await AppendAsync(log, Entry(200, 1));
+        var committed = log.WaitForCommitAsync(address).AsTask();
+        Task? closing = null;
+        var continuation = committed.ContinueWith(_ =>
+        {
+            log.Fail(new IOException("simulated device failure"));
+            closing = log.DisposeAsync().AsTask();
+        }, TaskContinuationOptions.ExecuteSynchronously);
+        log.Signal();
+
+        await continuation.WaitAsync(TimeSpan.FromSeconds(10));
+        await closing!.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
     [Fact]
     public async Task Commits_after_the_last_commit_slot_are_recovered_by_the_forward_scan()
     {

@@ -637,6 +637,10 @@ internal sealed class SpoolLog : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Never on FASTER's commit callback: a waiter's continuation runs there (ReleaseCommitted), so a caller that
+        // awaited a commit and then closes the spool would reach Log.Dispose on it, and FasterLog.Dispose waits for
+        // that callback to return: a hang for good whenever nothing below awaits first (after a storage failure).
+        await Task.Yield();
         _stopping = true;
         WakeCommitter();
         _committer.Join(); // it issues nothing more; a commit it issued may still be in flight
