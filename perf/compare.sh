@@ -148,13 +148,11 @@ run_case() {
         p99=$(jfield "$W/load.json" latency_ms.time_to_250.p99)
     fi
     if [ "$path" = e2e ]; then  # completion = the sink counted every message
-        local end=$((SECONDS + RUN_TIMEOUT))
-        while [ $SECONDS -lt $end ]; do
-            n=$(sink_count "$W/e2e-sink.out")
-            [ "${n:-0}" -ge "$msgs" ] && { t_end=$(now); break; }
-            sleep 0.1
-        done
-        [ -n "$t_end" ] || { ok=0; echo "    $system e2e: sink has ${n:-0} of $msgs after ${RUN_TIMEOUT}s" >&2; }
+        if wait_sink_count "$W/e2e-sink.out" "$msgs" "$RUN_TIMEOUT"; then
+            t_end=$(now)
+        else
+            ok=0; echo "    $system e2e: sink has $(sink_count "$W/e2e-sink.out") of $msgs after ${RUN_TIMEOUT}s" >&2
+        fi
     else
         t_end=$t1
     fi

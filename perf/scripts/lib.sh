@@ -240,3 +240,13 @@ pf_drain() {
 # --- smtp-sink counting messages (smtp-sink -c writes "mesg=N" counters to stdout) ------------------------
 # sink_count FILE: the last message count smtp-sink -c wrote to FILE (empty before the first message).
 sink_count() { tail -c 200 "$1" 2>/dev/null | tr '\r' '\n' | grep -o 'mesg=[0-9]*' | tail -1 | cut -d= -f2 || true; }
+# wait_sink_count FILE COUNT SECONDS [INTERVAL=0.1]: until smtp-sink -c wrote at least COUNT to FILE; fails after SECONDS.
+wait_sink_count() {
+    local end=$((SECONDS + $3)) n
+    while [ $SECONDS -lt $end ]; do
+        n=$(sink_count "$1")
+        [ "${n:-0}" -ge "$2" ] && return 0
+        sleep "${4:-0.1}"
+    done
+    return 1
+}

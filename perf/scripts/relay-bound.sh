@@ -59,7 +59,7 @@ listen relay
 EOF
 
 run_one() { # mode round
-    local mode=$1 round=$2 sink middle= t0 t_end= n gen_user gen_sys sink_cpu middle_cpu=- end
+    local mode=$1 round=$2 sink middle= t0 t_end= gen_user gen_sys sink_cpu middle_cpu=-
     bg smtp-sink -u nobody -c -m 1000 "$SINK_IP:$SINK_PORT" 1024 >"$W/sink.out" 2>&1; sink=$LAST_PID
     wait_banner "$SINK_IP" "$SINK_PORT" 10
     case $mode in
@@ -81,12 +81,7 @@ run_one() { # mode round
     { time timeout 300 "$RELAYD" load --target "$target" --messages "$MSGS" --concurrency "$SESSIONS" \
         --per-connection "$PER_CONN" --size "$SIZE" ${RATE:+--rate "$RATE"} --from bench@source.test --to user@remote.test \
         >"$W/gen.log" 2>&1; } 2>"$W/gen.time" || echo "    $mode: relayd load failed: $(tail -2 "$W/gen.log" | tr '\n' ' ')" >&2
-    end=$((SECONDS + 300))
-    while [ $SECONDS -lt $end ]; do
-        n=$(sink_count "$W/sink.out")
-        [ "${n:-0}" -ge "$MSGS" ] && { t_end=$(now); break; }
-        sleep 0.02
-    done
+    if wait_sink_count "$W/sink.out" "$MSGS" 300 0.02; then t_end=$(now); fi
     sink_cpu=$(proc_cpu_s "$sink")
     [ -z "$middle" ] || middle_cpu=$(all_cpu_s "$middle")
     kill "$sink" ${middle:+"$middle"} 2>/dev/null || true
