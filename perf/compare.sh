@@ -129,6 +129,7 @@ run_case() {
     local TIMEFORMAT='%U %S' gen_user gen_sys
     [ "$path" = e2e ] && to=user@$DOMAIN
     start_system "$system" "$path"
+    [ "$path" != e2e ] || sink_watch "$W/e2e-sink.out" "$msgs" $((RUN_TIMEOUT + 30)) "$W/t_end"
     sleep "$SETTLE"  # let start-up settle before the CPU baseline
     read -r cpu0 _ < <(tree_stat "$ROOT")
     tree_sample "$ROOT" "$W/mem" $((RUN_TIMEOUT + 60))
@@ -148,8 +149,8 @@ run_case() {
         p99=$(jfield "$W/load.json" latency_ms.time_to_250.p99)
     fi
     if [ "$path" = e2e ]; then  # completion = the sink counted every message
-        if wait_sink_count "$W/e2e-sink.out" "$msgs" "$RUN_TIMEOUT"; then
-            t_end=$(now)
+        if sink_watch_wait; then
+            t_end=$(<"$W/t_end")
         else
             ok=0; echo "    $system e2e: sink has $(sink_count "$W/e2e-sink.out") of $msgs after ${RUN_TIMEOUT}s" >&2
         fi

@@ -240,13 +240,8 @@ pf_drain() {
 # --- smtp-sink counting messages (smtp-sink -c writes "mesg=N" counters to stdout) ------------------------
 # sink_count FILE: the last message count smtp-sink -c wrote to FILE (empty before the first message).
 sink_count() { tail -c 200 "$1" 2>/dev/null | tr '\r' '\n' | grep -o 'mesg=[0-9]*' | tail -1 | cut -d= -f2 || true; }
-# wait_sink_count FILE COUNT SECONDS [INTERVAL=0.1]: until smtp-sink -c wrote at least COUNT to FILE; fails after SECONDS.
-wait_sink_count() {
-    local end=$((SECONDS + $3)) n
-    while [ $SECONDS -lt $end ]; do
-        n=$(sink_count "$1")
-        [ "${n:-0}" -ge "$2" ] && return 0
-        sleep "${4:-0.1}"
-    done
-    return 1
-}
+# sink_watch FILE COUNT SECONDS OUT: in the background (SINK_WATCH_PID), waits until smtp-sink -c's counter in FILE shows
+# COUNT and writes that moment to OUT (epoch seconds, as `now`); start it before the load (sinkwait.py says why).
+# sink_watch_wait: waits for it; fails when the count was not reached in time.
+sink_watch() { "$PY" "$LIB_DIR/sinkwait.py" "$1" "$2" "$3" >"$4" & SINK_WATCH_PID=$!; }
+sink_watch_wait() { wait "$SINK_WATCH_PID"; }

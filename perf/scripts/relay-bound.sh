@@ -75,13 +75,14 @@ run_one() { # mode round
     esac
     local target=$SINK_IP:$SINK_PORT
     if [ -n "$middle" ]; then target=$MIDDLE_IP:$MIDDLE_PORT; wait_banner "$MIDDLE_IP" "$MIDDLE_PORT" 10; fi
+    sink_watch "$W/sink.out" "$MSGS" 330 "$W/t_end"
     sleep 1  # let start-up settle
     local TIMEFORMAT='%U %S'
     t0=$(now)
     { time timeout 300 "$RELAYD" load --target "$target" --messages "$MSGS" --concurrency "$SESSIONS" \
         --per-connection "$PER_CONN" --size "$SIZE" ${RATE:+--rate "$RATE"} --from bench@source.test --to user@remote.test \
         >"$W/gen.log" 2>&1; } 2>"$W/gen.time" || echo "    $mode: relayd load failed: $(tail -2 "$W/gen.log" | tr '\n' ' ')" >&2
-    if wait_sink_count "$W/sink.out" "$MSGS" 300 0.02; then t_end=$(now); fi
+    if sink_watch_wait; then t_end=$(<"$W/t_end"); fi
     sink_cpu=$(proc_cpu_s "$sink")
     [ -z "$middle" ] || middle_cpu=$(all_cpu_s "$middle")
     kill "$sink" ${middle:+"$middle"} 2>/dev/null || true

@@ -39,7 +39,8 @@ internal static class Program
         {
             Environment.SetEnvironmentVariable(SocketThreadsVariable, ServerSocketThreads.ToString(CultureInfo.InvariantCulture));
         }
-        if (args is ["sink", ..])
+        // `sink` and `load` parse options of their own; asked for help, they print the usage like every command.
+        if (args is ["sink", .. var sinkArgs] && !AsksForHelp(sinkArgs))
         {
             return await SinkCommand.RunAsync(args[1..], Console.Out, Console.Error).ConfigureAwait(false); // its own options
         }
@@ -47,7 +48,7 @@ internal static class Program
         try
         {
             // `load` has options of its own (--json FILE, --target …) and needs no configuration or spool.
-            if (args is ["load", .. var loadArgs] && !loadArgs.Contains("--help"))
+            if (args is ["load", .. var loadArgs] && !AsksForHelp(loadArgs))
             {
                 return await LoadCommand.RunAsync(loadArgs, Console.Out, Console.Error).ConfigureAwait(false);
             }
@@ -105,6 +106,8 @@ internal static class Program
 
     public static string Version =>
         typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+    private static bool AsksForHelp(string[] args) => args.Contains("--help") || args.Contains("-h");
 
     private static int UsageError(string message)
     {

@@ -8,6 +8,10 @@ timeout 10 "$RELAYD" --version >"$T/out" 2>&1
 rc=$?; check "--version exits 0 ($(head -1 "$T/out"))" test $rc -eq 0
 timeout 10 "$RELAYD" --help >"$T/out" 2>&1
 rc=$?; check "--help exits 0 and prints usage" test $rc -eq 0 -a -s "$T/out"
+for cmd in sink load; do  # their own option parsers must not take --help for an unknown option
+    timeout 10 "$RELAYD" $cmd --help >"$T/out" 2>&1
+    rc=$?; check "$cmd --help exits 0 and prints the $cmd options" test $rc -eq 0 -a "$(grep -c -- "--reply-mix\|--per-connection" "$T/out")" -ge 2
+done
 
 # expect_usage_error KEY SETTING: relayd must exit 2 and name the key on stderr (never start serving).
 expect_usage_error() {

@@ -163,7 +163,7 @@ internal static class SinkCommand
                     allowRemote = true;
                     break;
                 default:
-                    throw new UsageException($"sink: unknown option '{option}'");
+                    throw new UsageException($"unknown option '{option}'");
             }
         }
         if (listen is null)
