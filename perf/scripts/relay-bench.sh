@@ -106,6 +106,7 @@ run_one() {
     tree_sample "$root" "$W/mem" "$DRAIN_TIMEOUT" 0.5
     read -r cpu0 w0 _ < <(tree_stat "$root")
     read -r dns0 _ < <(tree_stat "$DNSMASQ_PID")
+    sink_watch "$W/sink.out" "$msgs" "$DRAIN_TIMEOUT" "$W/t_sink"
     t0=$(now)
     end=$((SECONDS + DRAIN_TIMEOUT))
     if ! timeout "$DRAIN_TIMEOUT" smtp-source -s "$SESSIONS" -m "$msgs" -l "$size" -f bench@source.test \
@@ -114,16 +115,14 @@ run_one() {
     fi
     t_inj=$(now)
     while [ $SECONDS -lt $end ]; do
-        if [ -z "$t_sink" ]; then
-            n=$(sink_count "$W/sink.out")
-            [ "${n:-0}" -ge "$msgs" ] && t_sink=$(now)
-        fi
+        [ -n "$t_sink" ] || [ ! -s "$W/t_sink" ] || t_sink=$(<"$W/t_sink")  # the moment sinkwait.py saw the count
         if [ -n "$t_sink" ]; then
             if [ "$target" = relayd ]; then queued=$(relayd_queued); else queued=$(postfix_queued); fi
             [ "$queued" = 0 ] && { t_end=$(now); break; }
         fi
         sleep 0.1
     done
+    kill "$SINK_WATCH_PID" 2>/dev/null || true  # still waiting only when the sink never got every message
     read -r cpu1 w1 _ < <(tree_stat "$root")
     read -r dns1 _ < <(tree_stat "$DNSMASQ_PID")
     tree_sample_stop

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""When did smtp-sink count the last message? (helper of compare.sh and relay-bound.sh)
+"""When did smtp-sink count the last message? (helper of compare.sh, relay-bound.sh and relay-bench.sh)
 
   sinkwait.py FILE COUNT SECONDS
       FILE is smtp-sink -c's standard output (running counters "\\rsess=S quit=Q mesg=M", rewritten at every end of
